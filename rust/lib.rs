@@ -1,0 +1,13 @@
+//! fastric's native core: the Lambda Runtime API client, the invoke loop, the JSON codec that
+//! reproduces awslambdaric's bytes, and the built-in Runtime Interface Emulator.
+//!
+//! Python imports this as `fastric._fastric`; only modules inside the `fastric` package use it.
+
+use pyo3::prelude::*;
+
+/// The native module `fastric._fastric`.
+#[pymodule]
+mod _fastric {
+    #[pymodule_export]
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+}
