@@ -1,0 +1,54 @@
+# fastric's developer and CI entry points. `.ci/run` calls `make test`; README.md documents the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_REF := .venv-ref
+PY := $(VENV)/bin/python
+STAMP_DEPS := $(VENV)/.deps-installed
+STAMP_REF := $(VENV_REF)/.ref-installed
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: install build-dev reference lint test test-rust test-python demo bench clean
+
+$(STAMP_DEPS): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(STAMP_REF): constraints-ref.txt
+	$(PYTHON) -m venv $(VENV_REF)
+	$(VENV_REF)/bin/pip install -q -r constraints-ref.txt
+	touch $@
+
+## install: the venv with the build and test tools, and fastric built in release mode (once per run)
+install: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && maturin develop --release -q
+
+## reference: the awslambdaric 4.2.2 venv the differential tests compare against
+reference: $(STAMP_REF)
+
+lint: $(STAMP_DEPS)
+	cargo fmt --all -- --check
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+
+## test-rust: Rust unit tests (they link the venv's libpython)
+test-rust: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && PYO3_PYTHON=$$(pwd)/$(PY) cargo test --locked
+
+test-python: install reference
+	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python -m pytest -q tests
+
+## test: everything CI runs
+test: lint test-rust test-python
+
+## demo: the sample handler served by the built-in emulator, invoked once per sample event
+demo: install
+	$(PY) examples/demo.py
+
+bench: install reference
+	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python benches/run.py
+
+clean:
+	rm -rf $(VENV) $(VENV_REF) target

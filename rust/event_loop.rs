@@ -1,0 +1,298 @@
+//! The invoke loop: `/next` → context → event → handler → result → `/response` or `/error`.
+//!
+//! Runs on the thread that called `fastric._fastric.run_invoke_loop` (the main thread), attached to
+//! the interpreter except while it waits on the Runtime API. The per-invocation work is the same as
+//! awslambdaric 4.2.2's `bootstrap.handle_event_request` (see `awslambdaric-behaviour.md`, section 4),
+//! with the slow and rare paths (context headers, error documents, logging) delegated to the Python
+//! `hooks` object built by `fastric.bootstrap`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::PyException;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use crate::diagnostics::{self, Level};
+use crate::json_decode;
+use crate::json_encode;
+use crate::py_client::RuntimeApiClient;
+use crate::runtime_api::{Invocation, RuntimeError};
+
+/// The JSON content type; `/next` bodies with it (or with no content type at all) are decoded.
+const APPLICATION_JSON: &str = "application/json";
+/// The content type awslambdaric gives a `bytes` result.
+const APPLICATION_UNKNOWN: &str = "application/unknown";
+/// The environment variable awslambdaric sets from `Lambda-Runtime-Trace-Id` on every invocation.
+const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
+/// Encode buffers larger than this are released after the invocation instead of kept for reuse.
+const KEEP_BUFFER_BYTES: usize = 1 << 20;
+
+/// What one invocation produced, as plain bytes, ready to be posted without the GIL.
+enum Outcome {
+    Response { content_type: &'static str, body: Vec<u8> },
+    Error { body: Vec<u8>, xray_cause: Option<String> },
+}
+
+/// The `hooks` attributes, looked up once before the loop starts.
+struct Hooks<'py> {
+    make_context: Bound<'py, PyAny>,
+    unmarshal_fallback: Bound<'py, PyAny>,
+    handle_error: Bound<'py, PyAny>,
+    marshal_error: Bound<'py, PyAny>,
+    state: Bound<'py, PyDict>,
+    environ: Bound<'py, PyAny>,
+    ensure_ascii: bool,
+}
+
+impl<'py> Hooks<'py> {
+    fn from_object(hooks: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Ok(Hooks {
+            make_context: hooks.getattr("make_context")?,
+            unmarshal_fallback: hooks.getattr("unmarshal_fallback")?,
+            handle_error: hooks.getattr("handle_error")?,
+            marshal_error: hooks.getattr("marshal_error")?,
+            state: hooks.getattr("state")?.cast_into::<PyDict>()?,
+            environ: hooks.getattr("environ")?,
+            ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
+        })
+    }
+}
+
+/// Serves invocations until the process should end.
+///
+/// `client` is a `RuntimeApiClient`, `handler` the user's callable, `hooks` the object described in
+/// `docs/ARCHITECTURE.md`. Never returns `Ok`: it ends by raising the `BaseException` a handler or a
+/// signal handler raised (`SystemExit`, `KeyboardInterrupt`), or `RuntimeApiError` when the Runtime
+/// API failed in a way Lambda defines as fatal (a 500, or `/next` unreachable after retries).
+#[pyfunction]
+pub(crate) fn run_invoke_loop(
+    py: Python<'_>,
+    client: &Bound<'_, RuntimeApiClient>,
+    handler: &Bound<'_, PyAny>,
+    hooks: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let hooks = Hooks::from_object(hooks)?;
+    let client = client.get();
+    let mut encode_buffer: Vec<u8> = Vec::new();
+    loop {
+        let invocation = client.next_invocation_interruptible(py)?;
+        let processed = catch_unwind(AssertUnwindSafe(|| {
+            process_invocation(py, &hooks, handler, &invocation, &mut encode_buffer)
+        }));
+        let outcome = match processed {
+            Ok(Ok(outcome)) => outcome,
+            // A BaseException (SystemExit, KeyboardInterrupt, …): nothing is posted, as in awslambdaric.
+            Ok(Err(err)) => return Err(err),
+            Err(panic) => internal_error_outcome(&invocation, &panic_message(panic.as_ref())),
+        };
+        let posted = match outcome {
+            Outcome::Response { content_type, body } => {
+                let result = py.detach(|| {
+                    client.with_api(|api| {
+                        api.post_invocation_response(
+                            &invocation.request_id,
+                            invocation.invocation_id.as_deref(),
+                            content_type,
+                            &body,
+                        )
+                    })
+                });
+                recycle(&mut encode_buffer, body);
+                result
+            }
+            Outcome::Error { body, xray_cause } => py.detach(|| {
+                client.with_api(|api| {
+                    api.post_invocation_error(
+                        &invocation.request_id,
+                        invocation.invocation_id.as_deref(),
+                        &body,
+                        xray_cause.as_deref(),
+                    )
+                })
+            }),
+        };
+        if let Err(err) = posted {
+            if err.is_fatal() {
+                return Err(err.into());
+            }
+            // 400/403/410/413: the Runtime API refused this post; the invocation is lost either way,
+            // and the environment is still usable, so carry on (awslambdaric exits here instead).
+            diagnostics::log(
+                Level::Error,
+                &format!("posting the result of invocation {} failed: {err}; continuing", invocation.request_id),
+            );
+        }
+    }
+}
+
+/// Runs one invocation with the GIL held. `Err` only for exceptions that must end the process.
+fn process_invocation(
+    py: Python<'_>,
+    hooks: &Hooks<'_>,
+    handler: &Bound<'_, PyAny>,
+    invocation: &Invocation,
+    encode_buffer: &mut Vec<u8>,
+) -> PyResult<Outcome> {
+    let request_id = PyString::new(py, &invocation.request_id);
+    set_invocation_state(py, hooks, invocation, &request_id)?;
+    let result = match call_handler(py, hooks, handler, invocation, &request_id) {
+        Ok(result) => result,
+        Err(err) => return error_outcome(py, hooks, err, &request_id),
+    };
+    if let Ok(bytes) = result.cast::<PyBytes>() {
+        return Ok(Outcome::Response { content_type: APPLICATION_UNKNOWN, body: bytes.as_bytes().to_vec() });
+    }
+    let mut body = std::mem::take(encode_buffer);
+    body.clear();
+    match json_encode::encode(&result, hooks.ensure_ascii, &mut body) {
+        Ok(()) => Ok(Outcome::Response { content_type: APPLICATION_JSON, body }),
+        Err(err) => {
+            *encode_buffer = body;
+            let fault = hooks.marshal_error.call1((err.into_value(py),))?;
+            error_outcome(py, hooks, PyErr::from_value(fault), &request_id)
+        }
+    }
+}
+
+/// Sets the request id and tenant id seen by the logging filter, and `_X_AMZN_TRACE_ID`.
+fn set_invocation_state(
+    py: Python<'_>,
+    hooks: &Hooks<'_>,
+    invocation: &Invocation,
+    request_id: &Bound<'_, PyString>,
+) -> PyResult<()> {
+    hooks.state.set_item(intern!(py, "_GLOBAL_AWS_REQUEST_ID"), request_id)?;
+    hooks.state.set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
+    match invocation.trace_id.as_deref() {
+        Some(trace_id) => {
+            hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id)?;
+        }
+        None => {
+            hooks.environ.call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the context, decodes the event and calls `handler(event, context)`.
+fn call_handler<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    handler: &Bound<'py, PyAny>,
+    invocation: &Invocation,
+    request_id: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let context = hooks.make_context.call1((
+        request_id,
+        invocation.deadline_ms,
+        invocation.invoked_function_arn.as_str(),
+        invocation.client_context.as_deref(),
+        invocation.cognito_identity.as_deref(),
+        invocation.tenant_id.as_deref(),
+    ))?;
+    let event = decode_event(py, hooks, invocation)?;
+    handler.call1(PyTuple::new(py, [event, context])?)
+}
+
+/// The event as the handler sees it: decoded JSON, or the raw bytes for other content types.
+///
+/// A `/next` without `Content-Type` is decoded as JSON (awslambdaric segfaults there; cargo-lambda's
+/// emulator sends none). Any other content type, `application/json; charset=utf-8` included, gives
+/// `bytes`, as in awslambdaric (`lambda_runtime_marshaller.py`, `unmarshal_request`).
+fn decode_event<'py>(py: Python<'py>, hooks: &Hooks<'py>, invocation: &Invocation) -> PyResult<Bound<'py, PyAny>> {
+    match invocation.content_type.as_deref() {
+        None | Some(APPLICATION_JSON) => match json_decode::decode(py, &invocation.body)? {
+            Some(event) => Ok(event),
+            None => hooks.unmarshal_fallback.call1((PyBytes::new(py, &invocation.body),)),
+        },
+        Some(_) => Ok(PyBytes::new(py, &invocation.body).into_any()),
+    }
+}
+
+/// Turns an exception from the context, the decoder, the handler or the encoder into the error
+/// document, through `hooks.handle_error`, which also writes the error log line.
+fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bound<'_, PyString>) -> PyResult<Outcome> {
+    if !err.is_instance_of::<PyException>(py) {
+        return Err(err);
+    }
+    let reported = hooks.handle_error.call1((err.into_value(py), request_id));
+    let reported = match reported {
+        Ok(reported) => reported,
+        Err(hook_err) if hook_err.is_instance_of::<PyException>(py) => {
+            // The error reporter itself failed: still answer the invocation with something useful.
+            let message = hook_err.to_string();
+            diagnostics::log(Level::Error, &format!("building the error document failed: {message}"));
+            return Ok(Outcome::Error { body: fallback_error_document(request_id.to_str()?, &message), xray_cause: None });
+        }
+        Err(hook_err) => return Err(hook_err),
+    };
+    let (body, xray_cause): (Vec<u8>, Option<String>) = reported.extract()?;
+    Ok(Outcome::Error { body, xray_cause })
+}
+
+/// The error posted when fastric itself failed (a Rust panic) during an invocation.
+fn internal_error_outcome(invocation: &Invocation, message: &str) -> Outcome {
+    diagnostics::log(
+        Level::Error,
+        &format!("internal error while handling invocation {}: {message}", invocation.request_id),
+    );
+    Outcome::Error { body: fallback_error_document(&invocation.request_id, message), xray_cause: None }
+}
+
+/// A minimal error document in awslambdaric's shape, built without Python.
+fn fallback_error_document(request_id: &str, message: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(128 + message.len());
+    body.extend_from_slice(b"{\"errorMessage\": ");
+    write_json_string(&mut body, message);
+    body.extend_from_slice(b", \"errorType\": \"Runtime.FastricInternalError\", \"requestId\": ");
+    write_json_string(&mut body, request_id);
+    body.extend_from_slice(b", \"stackTrace\": []}");
+    body
+}
+
+/// Appends `text` as an ASCII-only JSON string literal.
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for unit in text.encode_utf16() {
+        match unit {
+            0x22 => out.extend_from_slice(b"\\\""),
+            0x5c => out.extend_from_slice(b"\\\\"),
+            0x20..=0x7e => out.push(unit as u8),
+            _ => out.extend_from_slice(format!("\\u{unit:04x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// Keeps the encode buffer for the next invocation unless it grew large.
+fn recycle(buffer: &mut Vec<u8>, body: Vec<u8>) {
+    if body.capacity() <= KEEP_BUFFER_BYTES && body.capacity() > buffer.capacity() {
+        *buffer = body;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_document_is_awslambdaric_shaped_and_ascii() {
+        let body = fallback_error_document("rid-1", "boom \"é\" \u{1F600}");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"errorMessage\": \"boom \\\"\\u00e9\\\" \\ud83d\\ude00\", \"errorType\": \"Runtime.FastricInternalError\", \
+             \"requestId\": \"rid-1\", \"stackTrace\": []}"
+        );
+    }
+}
