@@ -289,26 +289,12 @@ def _make_client(address: str) -> Any:
     return HttpRuntimeApiClient(address, _user_agent())
 
 
-def _run_hooks_before_snapshot() -> None:
-    from snapshot_restore_py import get_before_snapshot
-
-    registry = get_before_snapshot()
-    while registry:  # last registered runs first
-        func, args, kwargs = registry.pop()
-        func(*args, **kwargs)
-
-
-def _run_hooks_after_restore() -> None:
-    from snapshot_restore_py import get_after_restore
-
-    for func, args, kwargs in get_after_restore():  # registration order
-        func(*args, **kwargs)
-
-
 def _on_init_complete(client: Any, log_sink: Any) -> None:
     # SnapStart: before-snapshot hooks, wait for the restore, after-restore hooks (exit 64 / 65).
+    from ._snapstart import run_after_restore, run_before_snapshot
+
     try:
-        _run_hooks_before_snapshot()
+        run_before_snapshot()
         client.restore_next()
     except Exception as e:  # noqa: BLE001
         error_result = build_fault_result(e)
@@ -316,7 +302,7 @@ def _on_init_complete(client: Any, log_sink: Any) -> None:
         _post_init_error(client, error_result, FaultException.BEFORE_SNAPSHOT_ERROR)
         sys.exit(64)
     try:
-        _run_hooks_after_restore()
+        run_after_restore()
     except Exception as e:  # noqa: BLE001
         error_result = build_fault_result(e)
         log_error(error_result, log_sink)
