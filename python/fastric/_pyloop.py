@@ -10,7 +10,9 @@ client, when it has no ``RuntimeApiClient``. Same contract as the native loop
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
+    from typing import Any, NoReturn
 
 from .errors import RuntimeApiError
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Callable, NoReturn
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
+    from typing import Any, Callable, NoReturn
 
 from . import log as _log
 from .errors import (

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
+    from typing import Any
 
 __all__ = ["Client", "ClientContext", "CognitoIdentity", "LambdaContext"]
 

@@ -13,7 +13,9 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
+    from typing import Any, Callable
 
 __all__ = [
     "DEFAULT_FRAME_TYPE",
