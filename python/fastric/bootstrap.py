@@ -35,7 +35,7 @@ from .errors import (
 )
 from .lambda_context import LambdaContext
 
-__all__ = ["Hooks", "create_lambda_context", "log_error", "run"]
+__all__ = ["Hooks", "create_lambda_context", "load_handler", "log_error", "run"]
 
 _GLOBAL_AWS_REQUEST_ID: str | None = None
 _GLOBAL_TENANT_ID: str | None = None
@@ -119,6 +119,18 @@ def _get_handler(handler: str) -> Callable[..., Any]:
         raise FaultException(
             FaultException.HANDLER_NOT_FOUND, f"Handler '{fname}' missing on module '{modname}'"
         ) from None
+
+
+def load_handler(handler_name: str) -> tuple[Callable[..., Any] | None, dict[str, Any] | None]:
+    """``(handler, None)``, or ``(None, error document)`` for an init error (``requestId`` ``""``):
+    :class:`FaultException`s give their type/message/trace, any other ``Exception`` raised by the
+    import its class name, message and stack trace (leading runtime frames stripped)."""
+    try:
+        return _get_handler(handler_name), None
+    except FaultException as e:
+        return None, make_error(e.msg, e.exception_type, e.trace)
+    except Exception as e:  # noqa: BLE001 - any exception from the user's module is an init error
+        return None, build_fault_result(e)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -366,18 +378,17 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
                 "multi-concurrency yet: running a single worker that handles one invocation at a time"
             )
 
-        error_result = None
+        request_handler = None
         try:
             _log.setup_logging(_json_format, _log_level, log_sink, globals())
             if not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get("AWS_EXECUTION_ENV", "") in (
                 PREVIEW_RUNTIME_ENVS
             ):
                 logging.warning(_preview_warning())
-            request_handler = _get_handler(handler_name)
-        except FaultException as e:
-            error_result = make_error(e.msg, e.exception_type, e.trace)
-        except Exception as e:  # noqa: BLE001 - any exception from the user's module is an init error
+        except Exception as e:  # noqa: BLE001 - reported like any init error, as awslambdaric does
             error_result = build_fault_result(e)
+        else:
+            request_handler, error_result = load_handler(handler_name)
 
         if error_result is not None:
             logging.warning(UNHANDLED_INIT_WARNING)
