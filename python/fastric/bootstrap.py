@@ -379,6 +379,7 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
             )
 
         request_handler = None
+        error_result: dict[str, Any] | None
         try:
             _log.setup_logging(_json_format, _log_level, log_sink, globals())
             if not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get("AWS_EXECUTION_ENV", "") in (

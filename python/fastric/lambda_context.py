@@ -26,6 +26,8 @@ class CognitoIdentity:
     """
 
     __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
+    cognito_identity_id: str | None
+    cognito_identity_pool_id: str | None
 
     def __repr__(self) -> str:
         return (
@@ -42,6 +44,11 @@ class Client:
     """
 
     __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+    installation_id: Any
+    app_title: Any
+    app_version_name: Any
+    app_version_code: Any
+    app_package_name: Any
 
     def __repr__(self) -> str:
         return (
@@ -61,6 +68,9 @@ class ClientContext:
     """
 
     __slots__ = ["custom", "env", "client"]
+    custom: Any
+    env: Any
+    client: Any
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}([custom={self.custom},env={self.env},client={self.client}])"

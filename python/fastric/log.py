@@ -385,18 +385,19 @@ class JsonFormatter(logging.Formatter):
         record._frame_type = JSON_FRAME_TYPES.get(level, JSON_FRAME_TYPES[0])
 
         msg = record.msg
-        exc_info = record.exc_info
+        exc_info: Any = record.exc_info
+        stack: list[str] | None = None
+        etype: str | None = None
+        evalue: str | None = None
+        location: str | None = None
         # exc_info=(None, None, None) (logging.exception outside an except block) counts as absent.
-        has_exc = bool(exc_info) and exc_info[0] is not None  # type: ignore[index]
-        if has_exc:
+        if exc_info and exc_info[0] is not None:
             import traceback
 
-            stack = traceback.format_tb(exc_info[2])  # type: ignore[index]
-            etype = exc_info[0].__name__  # type: ignore[index]
-            evalue = _safe_str(exc_info[1])  # type: ignore[index]
+            stack = traceback.format_tb(exc_info[2])
+            etype = exc_info[0].__name__
+            evalue = _safe_str(exc_info[1])
             location = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        else:
-            stack = etype = evalue = location = None
         result: dict[str, Any] = {
             "timestamp": self.formatTime(record, self.datefmt),
             "level": record.levelname,
