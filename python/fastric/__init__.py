@@ -1,8 +1,8 @@
 """fastric: a faster drop-in replacement for awslambdaric, the AWS Lambda Python runtime client.
 
-Start it as ``python -m fastric module.function``. Public names: ``__version__``,
-:class:`fastric.lambda_context.LambdaContext` (the handler's ``context``) and the exceptions in
-:mod:`fastric.errors`.
+Start it as ``python -m fastric module.function``. Public names: ``__version__``, the handler's context
+type :class:`LambdaContext`, and the exceptions :class:`FaultException`, :class:`FastricError` and
+:class:`RuntimeApiError` (see :mod:`fastric.errors`).
 """
 
 try:
@@ -10,4 +10,7 @@ try:
 except ImportError:  # native core not built/importable: the pure-Python loop can still run
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from .errors import FastricError, FaultException, RuntimeApiError
+from .lambda_context import LambdaContext
+
+__all__ = ["FastricError", "FaultException", "LambdaContext", "RuntimeApiError", "__version__"]
