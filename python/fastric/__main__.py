@@ -1,0 +1,73 @@
+"""``python -m fastric [HANDLER]``: start the Lambda runtime for ``HANDLER`` (``module.function``).
+
+- The handler is ``argv[1]`` (other arguments are ignored, as in awslambdaric); fastric extension:
+  without an argument, ``_HANDLER`` is used. With neither, a message and exit status 1.
+- ``AWS_LAMBDA_RUNTIME_API`` must be set (``host:port``); otherwise a message pointing to the local
+  emulator ``fastric-rie`` and exit status 1.
+- fastric extension: ``LAMBDA_TASK_ROOT`` is put on ``sys.path`` right after the working directory
+  when it differs from it, so the handler is found even when the process does not start in the task
+  root.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write("[fastric] " + message + "\n")
+    sys.stderr.flush()
+    return 1
+
+
+def _add_task_root(task_root: str | None) -> None:
+    if not task_root:
+        return
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = None
+    root = os.path.abspath(task_root)
+    if cwd is not None and (root == cwd or os.path.realpath(root) == os.path.realpath(cwd)):
+        return
+    try:
+        index = sys.path.index(cwd) + 1 if cwd is not None else 0
+    except ValueError:
+        index = 0
+    if sys.path[index : index + 1] != [root]:
+        sys.path.insert(index, root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the runtime; returns an exit status only on a start-up error (otherwise it never returns).
+
+    ``argv`` defaults to ``sys.argv``.
+    """
+    if argv is None:
+        argv = sys.argv
+    handler = argv[1] if len(argv) > 1 else os.environ.get("_HANDLER")
+    if not handler:
+        return _fail(
+            "no handler given: pass it as the first argument (python -m fastric module.function) "
+            "or set _HANDLER"
+        )
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        return _fail(
+            "AWS_LAMBDA_RUNTIME_API is not set: it must hold the Lambda Runtime API address (host:port), "
+            "which Lambda provides. To run a function locally, start it under the emulator: "
+            f"fastric-rie python -m fastric {handler}"
+        )
+    _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
+
+    from .bootstrap import run
+
+    run(handler)
+    return 1  # not reached: run() only leaves by exiting
+
+
+if __name__ == "__main__":
+    sys.exit(main())

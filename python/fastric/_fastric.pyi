@@ -1,0 +1,129 @@
+"""Type stubs for ``fastric._fastric``, fastric's native core (see ``docs/ARCHITECTURE.md``).
+
+Only modules inside the ``fastric`` package import it. Names other than ``VERSION`` may be missing from
+an older or partial build; the Python side checks with ``getattr``/``ImportError`` and falls back to
+pure-Python equivalents (``fastric._pyloop``, the stdlib ``json`` module).
+"""
+
+from typing import Any, NoReturn, Protocol
+
+VERSION: str
+"""The package version (single source: ``Cargo.toml``)."""
+
+class FastricError(Exception):
+    """Base class of the errors raised by fastric's own machinery (not by user code)."""
+
+class RuntimeApiError(FastricError, ConnectionError):
+    """A Runtime API request failed: connection error, unexpected HTTP status, or a ``/next`` response
+    without ``Lambda-Runtime-Aws-Request-Id``. For init/restore endpoints the message is awslambdaric's:
+    ``Request to Lambda Runtime '<endpoint>' endpoint failed. Reason: '<status>'. Response body: '<body>'``."""
+
+def json_loads(data: bytes) -> Any:
+    """Decode a JSON event with ``simplejson.loads`` semantics (floats as ``float``, big integers as
+    ``int``, duplicate keys last-wins, NaN/Infinity rejected).
+
+    Raises ``ValueError`` (a ``JSONDecodeError``-like subclass) with simplejson's message text. The invoke
+    loop then asks ``hooks.unmarshal_fallback`` for the exact awslambdaric error."""
+
+def json_dumps(obj: Any, ensure_ascii: bool) -> bytes:
+    """Encode ``obj`` to the exact bytes awslambdaric's ``Encoder`` produces: separators ``", "`` and
+    ``": "``, insertion order, ``Decimal`` raw (NaN → ``NaN``), ``NaN``/``Infinity`` floats, objects
+    with ``_asdict()`` as objects, tuples as lists, nested ``bytes`` decoded as UTF-8 text.
+
+    ``ensure_ascii=True`` escapes every non-ASCII character as ``\\uXXXX``. Raises ``TypeError``/
+    ``ValueError`` with simplejson's messages (e.g. ``Object of type set is not JSON serializable``,
+    ``Circular reference detected``)."""
+
+class Invocation(Protocol):
+    """One ``GET /2018-06-01/runtime/invocation/next`` response."""
+
+    request_id: str
+    """``Lambda-Runtime-Aws-Request-Id`` (required)."""
+    deadline_ms: int
+    """``Lambda-Runtime-Deadline-Ms``, ms since the Unix epoch; 0 when absent."""
+    invoked_function_arn: str
+    """``Lambda-Runtime-Invoked-Function-Arn``; ``''`` when absent."""
+    trace_id: str | None
+    """``Lambda-Runtime-Trace-Id``."""
+    client_context: str | None
+    """``Lambda-Runtime-Client-Context``, raw JSON text."""
+    cognito_identity: str | None
+    """``Lambda-Runtime-Cognito-Identity``, raw JSON text."""
+    tenant_id: str | None
+    """``Lambda-Runtime-Aws-Tenant-Id``."""
+    content_type: str | None
+    """``Content-Type`` of the event."""
+    invocation_id: str | None
+    """``Lambda-Runtime-Invocation-Id``, echoed on the response/error posts."""
+    body: bytes
+    """The event payload, as received."""
+
+class RuntimeApiClient:
+    """The Runtime API transport: one keep-alive HTTP/1.1 connection for next/response/error, a fresh
+    connection for init/restore calls (which send no User-Agent), as awslambdaric does.
+
+    Args:
+        address: ``AWS_LAMBDA_RUNTIME_API`` (``host:port``, ``[v6]:port``, optionally ``/prefix``).
+        user_agent: sent on next/response/error, e.g. ``fastric-python/3.11.7-0.1.0``.
+    """
+
+    def __init__(self, address: str, user_agent: str) -> None: ...
+    # GET /2018-06-01/runtime/invocation/next
+    def next_invocation(self) -> Invocation:
+        """Block (without the GIL) until the next invocation. Raises :class:`RuntimeApiError`."""
+    # POST /2018-06-01/runtime/invocation/{AwsRequestId}/response
+    def post_invocation_response(
+        self, request_id: str, body: bytes, content_type: str, invocation_id: str | None = None
+    ) -> None:
+        """Post a result with ``content-type: content_type`` (``application/json`` or
+        ``application/unknown``) and ``lambda-runtime-invocation-id`` when given."""
+    # POST /2018-06-01/runtime/invocation/{AwsRequestId}/error
+    def post_invocation_error(
+        self, request_id: str, body: bytes, xray_cause: str | None = None, invocation_id: str | None = None
+    ) -> None:
+        """Post an error document (``content-type: application/json``, no error-type header);
+        ``lambda-runtime-function-xray-error-cause: xray_cause`` only when it is non-empty."""
+    # POST /2018-06-01/runtime/init/error
+    def post_init_error(self, body: bytes, error_type: str) -> None:
+        """Post an init error with ``Lambda-Runtime-Function-Error-Type: error_type``; expects 202,
+        otherwise raises :class:`RuntimeApiError`."""
+    # GET /2018-06-01/runtime/restore/next
+    def restore_next(self) -> None:
+        """SnapStart: block until the snapshot is restored; expects 200."""
+    # POST /2018-06-01/runtime/restore/error
+    def post_restore_error(self, body: bytes, error_type: str = "Runtime.AfterRestoreError") -> None:
+        """SnapStart: post an after-restore error; expects 202."""
+
+class Hooks(Protocol):
+    """The Python callbacks ``run_invoke_loop`` uses (built by ``fastric.bootstrap.Hooks``)."""
+
+    state: dict[str, Any]
+    environ: Any
+    ensure_ascii: bool
+    def make_context(
+        self,
+        request_id: str,
+        deadline_ms: int | None,
+        invoked_function_arn: str | None,
+        client_context: str | None,
+        cognito_identity: str | None,
+        tenant_id: str | None,
+    ) -> Any: ...
+    def unmarshal_fallback(self, body: bytes) -> Any: ...
+    def handle_error(self, exc: BaseException, request_id: str) -> tuple[bytes, str | None]: ...
+    def marshal_error(self, exc: BaseException) -> Exception: ...
+
+def run_invoke_loop(client: RuntimeApiClient, handler: Any, hooks: Hooks) -> NoReturn:
+    """Serve invocations forever: ``/next`` (GIL released) → state and ``_X_AMZN_TRACE_ID`` →
+    ``hooks.make_context`` → decode (``application/json`` or no content type → JSON, else bytes) →
+    ``handler(event, context)`` → encode → ``/response``; an ``Exception`` → ``hooks.handle_error`` →
+    ``/error``. Returns only by raising: a non-``Exception`` ``BaseException`` from the handler
+    (``SystemExit``, ``KeyboardInterrupt``), or a fatal :class:`RuntimeApiError`."""
+
+def set_diagnostic_fd(fd: int) -> None:
+    """Send native ``[fastric] `` diagnostic lines to the telemetry fd ``fd`` (as TEXT frames) instead
+    of stderr."""
+
+def rie_main(argv: list[str]) -> int:
+    """Run the ``fastric-rie`` Runtime Interface Emulator with command-line ``argv``; returns the exit
+    status."""
