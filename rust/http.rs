@@ -5,7 +5,7 @@
 //! Reads wait in 50 ms `SO_RCVTIMEO` slices so a caller-supplied `on_idle` callback can run while a
 //! `/next` long-poll waits (possibly for hours); the callback also runs at once on `EINTR`.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -108,26 +108,27 @@ impl Connection {
         self.received_any
     }
 
-    /// Writes `head` then `body` (vectored; one `writev` in the common case).
+    /// Writes `head` then `body`. Plain `write` (std sends with `MSG_NOSIGNAL`, so a peer that
+    /// closed yields `EPIPE`, never `SIGPIPE`); callers coalesce small bodies into `head`.
     pub(crate) fn send(&mut self, head: &[u8], body: &[u8]) -> Result<(), SendError> {
         self.received_any = false;
         let mut wrote_any = false;
-        let mut slices = [IoSlice::new(head), IoSlice::new(body)];
-        let mut bufs = &mut slices[..];
-        while !bufs.is_empty() {
-            match self.stream.write_vectored(bufs) {
-                Ok(0) => {
-                    return Err(SendError {
-                        error: io::ErrorKind::WriteZero.into(),
-                        wrote_any,
-                    });
+        for mut part in [head, body] {
+            while !part.is_empty() {
+                match self.stream.write(part) {
+                    Ok(0) => {
+                        return Err(SendError {
+                            error: io::ErrorKind::WriteZero.into(),
+                            wrote_any,
+                        })
+                    }
+                    Ok(n) => {
+                        wrote_any = true;
+                        part = &part[n..];
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(SendError { error, wrote_any }),
                 }
-                Ok(n) => {
-                    wrote_any = true;
-                    IoSlice::advance_slices(&mut bufs, n);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(SendError { error, wrote_any }),
             }
         }
         Ok(())
@@ -348,9 +349,13 @@ impl Connection {
 }
 
 /// (status, HTTP minor version, headers in received order).
-type ParsedHead = (u16, u8, Vec<(String, Vec<u8>)>);
+pub(crate) type ParsedHead = (u16, u8, Vec<(String, Vec<u8>)>);
 
-fn parse_with<'b>(head: &'b [u8], slots: &mut [httparse::Header<'b>]) -> Result<ParsedHead, httparse::Error> {
+/// Parses a complete response head with `httparse` into owned parts.
+pub(crate) fn parse_with<'b>(
+    head: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+) -> Result<ParsedHead, httparse::Error> {
     let mut response = httparse::Response::new(slots);
     match response.parse(head)? {
         httparse::Status::Complete(_) => {}
