@@ -5,9 +5,21 @@
 
 use pyo3::prelude::*;
 
+mod diagnostics;
+mod errors;
+mod headers;
+mod http;
+mod py_client;
+mod runtime_api;
+
 /// The native module `fastric._fastric`.
 #[pymodule]
 mod _fastric {
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    #[pymodule_export]
+    use crate::errors::{FastricError, RuntimeApiError};
+    #[pymodule_export]
+    use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
 }

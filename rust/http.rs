@@ -1,0 +1,677 @@
+//! A minimal HTTP/1.1 client connection for the Runtime API: one persistent keep-alive TCP stream,
+//! requests written with `Content-Length` (never chunked, never `Expect`), responses read with
+//! `httparse` (heads) and by hand (`Content-Length`, chunked, or until EOF bodies).
+//!
+//! Reads wait in 50 ms `SO_RCVTIMEO` slices so a caller-supplied `on_idle` callback can run while a
+//! `/next` long-poll waits (possibly for hours); the callback also runs at once on `EINTR`.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::errors::RuntimeError;
+use crate::headers;
+
+/// How long one blocking read waits before `on_idle` is called.
+pub(crate) const IDLE_SLICE: Duration = Duration::from_millis(50);
+/// Largest accepted response head (status line + headers), bytes. A single header line may be
+/// up to 1 MiB; the rest leaves room for the other headers.
+pub(crate) const MAX_HEAD_BYTES: usize = 2 * 1024 * 1024;
+/// Largest accepted chunk-size line or trailer line of a chunked body, bytes.
+const MAX_CHUNK_LINE_BYTES: usize = 64 * 1024;
+/// Largest amount of body memory reserved ahead of the data actually arriving, bytes.
+const MAX_BODY_STEP: usize = 8 * 1024 * 1024;
+/// Bodies up to this size are copied behind the head so the request is one `write()`.
+const COALESCE_BODY_BYTES: usize = 16 * 1024;
+const HEADER_SLOTS: usize = 64;
+const MAX_HEADER_SLOTS: usize = 8192;
+
+/// A complete response. Header names keep their received spelling; look them up with [`Response::header`].
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, Vec<u8>)>,
+    pub(crate) body: Vec<u8>,
+    /// False when the server asked to close, spoke HTTP/1.0, or delimited the body by closing.
+    pub(crate) keep_alive: bool,
+}
+
+impl Response {
+    /// The raw value of the first header named `name` (ASCII case-insensitive), if present.
+    pub(crate) fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// A failed `send`: `wrote_any` says whether any request byte was accepted by the kernel, i.e.
+/// whether the server may have seen (part of) the request.
+#[derive(Debug)]
+pub(crate) struct SendError {
+    pub(crate) error: io::Error,
+    pub(crate) wrote_any: bool,
+}
+
+/// One keep-alive connection to the Runtime API with its read buffer.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    received_any: bool,
+}
+
+impl Connection {
+    /// Connects to the first address of `addrs` that accepts within `timeout` each; sets
+    /// `TCP_NODELAY` and the 50 ms read slice.
+    pub(crate) fn connect(addrs: &[SocketAddr], timeout: Duration) -> io::Result<Connection> {
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(addr, timeout) {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    stream.set_read_timeout(Some(IDLE_SLICE))?;
+                    return Ok(Connection {
+                        stream,
+                        buf: vec![0; 16 * 1024],
+                        start: 0,
+                        end: 0,
+                        received_any: false,
+                    });
+                }
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing")))
+    }
+
+    /// Whether this idle connection can no longer be used: the peer closed or reset it, or sent
+    /// bytes nobody asked for. Checked with a non-blocking peek BEFORE writing a request, so a
+    /// request is never written into a connection that is known to be dead.
+    pub(crate) fn is_stale(&mut self) -> bool {
+        if self.start != self.end || self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        let stale = match self.stream.peek(&mut byte) {
+            Err(err) => err.kind() != io::ErrorKind::WouldBlock,
+            // Ok(0) is EOF; Ok(1) is unsolicited data. Either way the connection is unusable.
+            Ok(_) => true,
+        };
+        self.stream.set_nonblocking(false).is_err() || stale
+    }
+
+    /// Whether any response byte arrived since the last `send`.
+    pub(crate) fn received_any(&self) -> bool {
+        self.received_any
+    }
+
+    /// Writes `head` then `body`. Plain `write` (std sends with `MSG_NOSIGNAL`, so a peer that
+    /// closed yields `EPIPE`, never `SIGPIPE`); callers coalesce small bodies into `head`.
+    pub(crate) fn send(&mut self, head: &[u8], body: &[u8]) -> Result<(), SendError> {
+        self.received_any = false;
+        let mut wrote_any = false;
+        for mut part in [head, body] {
+            while !part.is_empty() {
+                match self.stream.write(part) {
+                    Ok(0) => {
+                        return Err(SendError {
+                            error: io::ErrorKind::WriteZero.into(),
+                            wrote_any,
+                        })
+                    }
+                    Ok(n) => {
+                        wrote_any = true;
+                        part = &part[n..];
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(SendError { error, wrote_any }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one complete response (skipping `1xx` interim responses). `on_idle` runs every
+    /// 50 ms while no data arrives and on `EINTR`; returning false yields `RuntimeError::Interrupted`.
+    pub(crate) fn read_response(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Response, RuntimeError> {
+        loop {
+            let (status, version, headers) = self.read_head(on_idle)?;
+            if (100..200).contains(&status) && status != 101 {
+                continue;
+            }
+            let mut keep_alive = version == 1;
+            if let Some((_, v)) = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(headers::CONNECTION))
+            {
+                if v.split(|b| *b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+                {
+                    keep_alive = false;
+                }
+            }
+            let chunked = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(headers::TRANSFER_ENCODING))
+                .flat_map(|(_, v)| v.split(|b| *b == b','))
+                .map(<[u8]>::trim_ascii)
+                .rfind(|t| !t.is_empty())
+                .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
+            let body = if status == 204 || status == 304 {
+                Vec::new()
+            } else if chunked {
+                self.read_chunked(on_idle)?
+            } else if let Some(length) = content_length(&headers)? {
+                self.read_exact_body(length, on_idle)?
+            } else {
+                keep_alive = false;
+                self.read_to_eof(on_idle)?
+            };
+            if self.start == self.end {
+                self.start = 0;
+                self.end = 0;
+            }
+            return Ok(Response {
+                status,
+                headers,
+                body,
+                keep_alive,
+            });
+        }
+    }
+
+    /// Reads and parses one response head.
+    fn read_head(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<ParsedHead, RuntimeError> {
+        let mut scan_from = 0;
+        loop {
+            let data = &self.buf[self.start..self.end];
+            if let Some(len) = find_head_end(data, scan_from) {
+                return self.parse_head(len);
+            }
+            scan_from = data.len().saturating_sub(2);
+            if data.len() >= MAX_HEAD_BYTES {
+                return Err(RuntimeError::BadResponse(format!(
+                    "response head larger than {MAX_HEAD_BYTES} bytes"
+                )));
+            }
+            self.fill(on_idle)?;
+        }
+    }
+
+    fn parse_head(&mut self, len: usize) -> Result<ParsedHead, RuntimeError> {
+        let head = &self.buf[self.start..self.start + len];
+        let mut slots = [httparse::EMPTY_HEADER; HEADER_SLOTS];
+        let parsed = match parse_with(head, &mut slots) {
+            Err(httparse::Error::TooManyHeaders) => {
+                let mut many = vec![httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+                parse_with(head, &mut many)
+            }
+            other => other,
+        };
+        let parsed = parsed.map_err(|err| {
+            let shown = String::from_utf8_lossy(&head[..head.len().min(200)]).into_owned();
+            RuntimeError::BadResponse(format!("unparsable response head ({err}): {shown:?}"))
+        })?;
+        self.start += len;
+        Ok(parsed)
+    }
+
+    /// Makes room and reads more bytes into the buffer.
+    fn fill(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<(), RuntimeError> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).max(16 * 1024);
+                self.buf.resize(grown, 0);
+            }
+        }
+        let n = read_some(&mut self.stream, &mut self.buf[self.end..], on_idle)?;
+        self.received_any = true;
+        self.end += n;
+        Ok(())
+    }
+
+    /// Moves up to `n` buffered bytes into `out`; returns how many were moved.
+    fn take_buffered(&mut self, out: &mut Vec<u8>, n: usize) -> usize {
+        let take = n.min(self.end - self.start);
+        out.extend_from_slice(&self.buf[self.start..self.start + take]);
+        self.start += take;
+        take
+    }
+
+    /// Appends exactly `n` body bytes to `out`, reading large remainders straight into `out`.
+    fn append_exact(
+        &mut self,
+        out: &mut Vec<u8>,
+        n: usize,
+        on_idle: &mut dyn FnMut() -> bool,
+    ) -> Result<(), RuntimeError> {
+        let mut remaining = n - self.take_buffered(out, n);
+        while remaining > 0 {
+            let step = remaining.min(MAX_BODY_STEP);
+            let mut filled = out.len();
+            out.resize(filled + step, 0);
+            while filled < out.len() {
+                let got = read_some(&mut self.stream, &mut out[filled..], on_idle)?;
+                self.received_any = true;
+                filled += got;
+            }
+            remaining -= step;
+        }
+        Ok(())
+    }
+
+    fn read_exact_body(&mut self, length: u64, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
+        let length = usize::try_from(length)
+            .map_err(|_| RuntimeError::BadResponse(format!("Content-Length {length} too large")))?;
+        let mut body = Vec::with_capacity(length.min(MAX_BODY_STEP));
+        self.append_exact(&mut body, length, on_idle)?;
+        Ok(body)
+    }
+
+    fn read_to_eof(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
+        let mut body = Vec::new();
+        self.take_buffered(&mut body, usize::MAX);
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match read_some(&mut self.stream, &mut chunk, on_idle) {
+                Ok(n) => {
+                    self.received_any = true;
+                    body.extend_from_slice(&chunk[..n]);
+                }
+                Err(RuntimeError::Transport(err)) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(body),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Reads one line (up to `max` bytes) ending in LF; returns it without CR/LF.
+    fn read_line(&mut self, max: usize, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
+        let mut scanned = 0;
+        loop {
+            let data = &self.buf[self.start..self.end];
+            if let Some(pos) = data[scanned..].iter().position(|b| *b == b'\n') {
+                let line_end = scanned + pos;
+                let mut line = data[..line_end].to_vec();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.start += line_end + 1;
+                return Ok(line);
+            }
+            scanned = data.len();
+            if scanned > max {
+                return Err(RuntimeError::BadResponse("chunked body line too long".to_owned()));
+            }
+            self.fill(on_idle)?;
+        }
+    }
+
+    fn read_chunked(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line(MAX_CHUNK_LINE_BYTES, on_idle)?;
+            let size_text = line.split(|b| *b == b';').next().unwrap_or_default().trim_ascii();
+            let size = std::str::from_utf8(size_text)
+                .ok()
+                .and_then(|s| usize::from_str_radix(s, 16).ok())
+                .filter(|_| !size_text.is_empty() && size_text.iter().all(u8::is_ascii_hexdigit))
+                .ok_or_else(|| {
+                    RuntimeError::BadResponse(format!("bad chunk size line {:?}", String::from_utf8_lossy(&line)))
+                })?;
+            if size == 0 {
+                // Trailer section: lines until an empty one; trailers are ignored.
+                let mut trailer_bytes = 0;
+                loop {
+                    let trailer = self.read_line(MAX_CHUNK_LINE_BYTES, on_idle)?;
+                    if trailer.is_empty() {
+                        return Ok(body);
+                    }
+                    trailer_bytes += trailer.len();
+                    if trailer_bytes > MAX_HEAD_BYTES {
+                        return Err(RuntimeError::BadResponse("chunked trailers too long".to_owned()));
+                    }
+                }
+            }
+            self.append_exact(&mut body, size, on_idle)?;
+            if !self.read_line(2, on_idle)?.is_empty() {
+                return Err(RuntimeError::BadResponse("chunk data not followed by CRLF".to_owned()));
+            }
+        }
+    }
+}
+
+/// (status, HTTP minor version, headers in received order).
+pub(crate) type ParsedHead = (u16, u8, Vec<(String, Vec<u8>)>);
+
+/// Parses a complete response head with `httparse` into owned parts.
+pub(crate) fn parse_with<'b>(
+    head: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+) -> Result<ParsedHead, httparse::Error> {
+    let mut response = httparse::Response::new(slots);
+    match response.parse(head)? {
+        httparse::Status::Complete(_) => {}
+        // The caller only passes a head whose terminating blank line was found; httparse saying
+        // "partial" means it disagrees about where the head ends, so the bytes are garbage.
+        httparse::Status::Partial => return Err(httparse::Error::Status),
+    }
+    let status = response.code.ok_or(httparse::Error::Status)?;
+    let version = response.version.unwrap_or(0);
+    let headers = response
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                String::from_utf8_lossy(h.name.as_bytes()).into_owned(),
+                h.value.to_vec(),
+            )
+        })
+        .collect();
+    Ok((status, version, headers))
+}
+
+/// Length of the head in `data` (through the blank line), searching LFs from `from`.
+fn find_head_end(data: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(pos) = data.get(i..)?.iter().position(|b| *b == b'\n') {
+        let lf = i + pos;
+        match data.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if data.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => i = lf + 1,
+        }
+    }
+    None
+}
+
+fn content_length(headers: &[(String, Vec<u8>)]) -> Result<Option<u64>, RuntimeError> {
+    let mut found: Option<u64> = None;
+    for (_, value) in headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(headers::CONTENT_LENGTH))
+    {
+        for part in value.split(|b| *b == b',') {
+            let text = part.trim_ascii();
+            let parsed = std::str::from_utf8(text)
+                .ok()
+                .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    RuntimeError::BadResponse(format!("bad Content-Length {:?}", String::from_utf8_lossy(value)))
+                })?;
+            if found.is_some_and(|f| f != parsed) {
+                return Err(RuntimeError::BadResponse(
+                    "conflicting Content-Length headers".to_owned(),
+                ));
+            }
+            found = Some(parsed);
+        }
+    }
+    Ok(found)
+}
+
+/// One read into `dst` (non-empty), waiting in slices. EOF is `Transport(UnexpectedEof)`.
+fn read_some(stream: &mut TcpStream, dst: &mut [u8], on_idle: &mut dyn FnMut() -> bool) -> Result<usize, RuntimeError> {
+    loop {
+        match stream.read(dst) {
+            Ok(0) => {
+                return Err(RuntimeError::Transport(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed by the Runtime API before a complete response",
+                )));
+            }
+            Ok(n) => return Ok(n),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                if !on_idle() {
+                    return Err(RuntimeError::Interrupted);
+                }
+            }
+            Err(err) => return Err(RuntimeError::Transport(err)),
+        }
+    }
+}
+
+/// Appends a request head to `out`: request line, `Host`, `User-Agent`, `extra` headers, and
+/// `Content-Length` when `content_length` is given. Values must already be checked for CR/LF.
+pub(crate) fn write_head(
+    out: &mut Vec<u8>,
+    method: &str,
+    path: &[u8],
+    host: &str,
+    user_agent: &str,
+    extra: &[(&str, &[u8])],
+    content_length: Option<usize>,
+) {
+    out.clear();
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    push_header(out, headers::HOST, host.as_bytes());
+    if !user_agent.is_empty() {
+        push_header(out, headers::USER_AGENT, user_agent.as_bytes());
+    }
+    for (name, value) in extra {
+        push_header(out, name, value);
+    }
+    if let Some(length) = content_length {
+        push_header(out, headers::CONTENT_LENGTH, length.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether `body` should be appended to the head buffer (one write) instead of sent separately.
+pub(crate) fn coalesce(body: &[u8]) -> bool {
+    body.len() <= COALESCE_BODY_BYTES
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether `value` may be sent as a header value (no CR, LF or NUL).
+pub(crate) fn valid_header_value(value: &[u8]) -> bool {
+    !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// Serves `reply` (in pieces of `chunk` bytes) to one connection after reading a little.
+    fn serve(reply: Vec<u8>, chunk: usize) -> (SocketAddr, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.set_nodelay(true).unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf);
+            for piece in reply.chunks(chunk.max(1)) {
+                if sock.write_all(piece).is_err() {
+                    return;
+                }
+            }
+            // Keep the socket open a moment, then close.
+            thread::sleep(Duration::from_millis(20));
+        });
+        (addr, handle)
+    }
+
+    fn fetch(reply: &[u8], chunk: usize) -> Result<Response, RuntimeError> {
+        let (addr, handle) = serve(reply.to_vec(), chunk);
+        let mut conn = Connection::connect(&[addr], Duration::from_secs(1)).unwrap();
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"").unwrap();
+        let result = conn.read_response(&mut || true);
+        handle.join().unwrap();
+        result
+    }
+
+    #[test]
+    fn content_length_body() {
+        let r = fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello", 4096).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"hello");
+        assert_eq!(r.header("x-a"), Some(&b"b"[..]));
+        assert!(r.keep_alive);
+    }
+
+    #[test]
+    fn chunked_body_with_extensions_and_trailers() {
+        let reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
+        let r = fetch(reply, 3).unwrap();
+        assert_eq!(r.body, b"hello world");
+        assert!(r.keep_alive);
+    }
+
+    #[test]
+    fn body_until_eof_without_length() {
+        let r = fetch(b"HTTP/1.1 200 OK\r\n\r\nall of it", 4096).unwrap();
+        assert_eq!(r.body, b"all of it");
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn slow_drip_one_byte_at_a_time() {
+        let reply = b"HTTP/1.1 202 Accepted\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
+        let r = fetch(reply, 1).unwrap();
+        assert_eq!(r.status, 202);
+        assert_eq!(r.body, b"{\"status\":\"OK\"}");
+    }
+
+    #[test]
+    fn interim_100_continue_is_skipped_and_bare_lf_accepted() {
+        let r = fetch(
+            b"HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+            4096,
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"ok");
+    }
+
+    #[test]
+    fn one_mib_header_line_is_accepted() {
+        let big = "a".repeat(1024 * 1024);
+        let reply = format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n");
+        let r = fetch(reply.as_bytes(), 64 * 1024).unwrap();
+        assert_eq!(r.header("X-BIG").map(<[u8]>::len), Some(1024 * 1024));
+    }
+
+    #[test]
+    fn garbage_status_line_is_bad_response() {
+        let err = fetch(b"SPDY/9 nonsense\r\n\r\n", 4096).unwrap_err();
+        assert!(matches!(err, RuntimeError::BadResponse(_)), "{err:?}");
+    }
+
+    #[test]
+    fn eof_mid_body_is_transport_error() {
+        let err = fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 4096).unwrap_err();
+        assert!(
+            matches!(&err, RuntimeError::Transport(e) if e.kind() == io::ErrorKind::UnexpectedEof),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn conflicting_content_length_is_bad_response() {
+        let err = fetch(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            4096,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RuntimeError::BadResponse(_)), "{err:?}");
+    }
+
+    #[test]
+    fn connection_close_disables_keep_alive() {
+        let r = fetch(
+            b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            4096,
+        )
+        .unwrap();
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn on_idle_false_interrupts_the_wait() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            thread::sleep(Duration::from_millis(400));
+            drop(sock);
+        });
+        let mut conn = Connection::connect(&[addr], Duration::from_secs(1)).unwrap();
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"").unwrap();
+        let mut calls = 0;
+        let err = conn
+            .read_response(&mut || {
+                calls += 1;
+                calls < 3
+            })
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::Interrupted));
+        assert_eq!(calls, 3);
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn stale_detection_sees_peer_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            drop(sock);
+        });
+        let mut conn = Connection::connect(&[addr], Duration::from_secs(1)).unwrap();
+        handle.join().unwrap();
+        thread::sleep(Duration::from_millis(20));
+        assert!(conn.is_stale());
+    }
+
+    #[test]
+    fn head_writer_layout() {
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            "POST",
+            b"/p",
+            "h:1",
+            "ua/1",
+            &[("Content-Type", b"a/b")],
+            Some(3),
+        );
+        assert_eq!(
+            out,
+            b"POST /p HTTP/1.1\r\nHost: h:1\r\nUser-Agent: ua/1\r\nContent-Type: a/b\r\nContent-Length: 3\r\n\r\n"
+        );
+        assert!(!valid_header_value(b"a\r\nb"));
+        assert!(valid_header_value("é".as_bytes()));
+    }
+
+    #[test]
+    fn find_head_end_variants() {
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r\nbody", 0), Some(19));
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\n\nbody", 0), Some(17));
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n", 0), None);
+    }
+}
