@@ -16,8 +16,8 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use crate::diagnostics::{self, Level};
 use crate::json_decode;
 use crate::json_encode;
-use crate::py_client::RuntimeApiClient;
-use crate::runtime_api::{Invocation, RuntimeError};
+use crate::py_client::PyRuntimeApiClient;
+use crate::runtime_api::Invocation;
 
 /// The JSON content type; `/next` bodies with it (or with no content type at all) are decoded.
 const APPLICATION_JSON: &str = "application/json";
@@ -68,7 +68,7 @@ impl<'py> Hooks<'py> {
 #[pyfunction]
 pub(crate) fn run_invoke_loop(
     py: Python<'_>,
-    client: &Bound<'_, RuntimeApiClient>,
+    client: &Bound<'_, PyRuntimeApiClient>,
     handler: &Bound<'_, PyAny>,
     hooks: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
@@ -76,7 +76,7 @@ pub(crate) fn run_invoke_loop(
     let client = client.get();
     let mut encode_buffer: Vec<u8> = Vec::new();
     loop {
-        let invocation = client.next_invocation_interruptible(py)?;
+        let invocation = client.call_waiting(py, |api, on_idle| api.next_invocation(on_idle))?;
         let processed = catch_unwind(AssertUnwindSafe(|| {
             process_invocation(py, &hooks, handler, &invocation, &mut encode_buffer)
         }));
@@ -88,28 +88,24 @@ pub(crate) fn run_invoke_loop(
         };
         let posted = match outcome {
             Outcome::Response { content_type, body } => {
-                let result = py.detach(|| {
-                    client.with_api(|api| {
-                        api.post_invocation_response(
-                            &invocation.request_id,
-                            invocation.invocation_id.as_deref(),
-                            content_type,
-                            &body,
-                        )
-                    })
+                let result = client.call(py, |api| {
+                    api.post_invocation_response(
+                        &invocation.request_id,
+                        invocation.invocation_id.as_deref(),
+                        content_type,
+                        &body,
+                    )
                 });
                 recycle(&mut encode_buffer, body);
                 result
             }
-            Outcome::Error { body, xray_cause } => py.detach(|| {
-                client.with_api(|api| {
-                    api.post_invocation_error(
-                        &invocation.request_id,
-                        invocation.invocation_id.as_deref(),
-                        &body,
-                        xray_cause.as_deref(),
-                    )
-                })
+            Outcome::Error { body, xray_cause } => client.call(py, |api| {
+                api.post_invocation_error(
+                    &invocation.request_id,
+                    invocation.invocation_id.as_deref(),
+                    &body,
+                    xray_cause.as_deref(),
+                )
             }),
         };
         if let Err(err) = posted {

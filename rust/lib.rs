@@ -6,8 +6,11 @@
 use pyo3::prelude::*;
 
 mod diagnostics;
+mod event_loop;
 mod errors;
 mod headers;
+mod json_decode;
+mod json_encode;
 mod http;
 mod py_client;
 mod runtime_api;
@@ -22,4 +25,6 @@ mod _fastric {
     use crate::errors::{FastricError, RuntimeApiError};
     #[pymodule_export]
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
+    #[pymodule_export]
+    use crate::event_loop::run_invoke_loop;
 }

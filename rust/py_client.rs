@@ -33,7 +33,7 @@ impl PyRuntimeApiClient {
     }
 
     /// Runs `op` on the inner client detached from Python, turning a panic into `Internal`.
-    fn call<T: Send>(
+    pub(crate) fn call<T: Send>(
         &self,
         py: Python<'_>,
         op: impl FnOnce(&mut RuntimeApi) -> Result<T, RuntimeError> + Send,
@@ -52,7 +52,7 @@ impl PyRuntimeApiClient {
 
     /// Like [`Self::call`] for the long waits: passes an `on_idle` that re-attaches and runs
     /// `py.check_signals()`; an exception raised by a signal handler is re-raised as is.
-    fn call_waiting<T: Send>(
+    pub(crate) fn call_waiting<T: Send>(
         &self,
         py: Python<'_>,
         op: impl FnOnce(&mut RuntimeApi, &mut dyn FnMut() -> bool) -> Result<T, RuntimeError> + Send,
