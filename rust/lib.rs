@@ -5,9 +5,14 @@
 
 use pyo3::prelude::*;
 
+mod rie;
+
 /// The native module `fastric._fastric`.
 #[pymodule]
 mod _fastric {
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    #[pymodule_export]
+    use crate::rie::rie_main;
 }
