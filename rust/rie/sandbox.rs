@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,10 @@ use tokio::sync::{oneshot, watch, OwnedMutexGuard};
 use super::cli::{Config, LogLevel};
 use super::process;
 use super::report::{self, diag, ReportFigures, ReportStatus};
+
+/// How long a `/proc` memory reading is reused for `REPORT` lines of the same runtime: reading
+/// `VmHWM` of the process tree costs tens of µs, too much to pay on every invoke of a burst.
+const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Response body type of both servers.
 pub(crate) type Body = Full<Bytes>;
@@ -224,7 +227,8 @@ pub(crate) struct Emulator {
     arn: HeaderValue,
     queue: Arc<tokio::sync::Mutex<()>>,
     state: Mutex<Sandbox>,
-    last_memory_kb: AtomicU64,
+    /// (pid, when read, kB) of the last `/proc` reading, reused for [`MEMORY_SAMPLE_INTERVAL`].
+    memory: Mutex<(u32, Instant, u64)>,
 }
 
 impl Emulator {
@@ -247,7 +251,7 @@ impl Emulator {
                 init_error: None,
                 init_duration: None,
             }),
-            last_memory_kb: AtomicU64::new(0),
+            memory: Mutex::new((0, Instant::now(), 0)),
         })
     }
 
@@ -546,13 +550,7 @@ impl Emulator {
         let duration = c.delivered_at.map_or(finished.ended - finished.started, |d| {
             finished.ended.saturating_duration_since(d)
         });
-        let memory_kb = finished.pid.and_then(process::max_memory_kb).map_or_else(
-            || self.last_memory_kb.load(Ordering::Relaxed),
-            |kb| {
-                self.last_memory_kb.store(kb, Ordering::Relaxed);
-                kb
-            },
-        );
+        let memory_kb = self.max_memory_kb(finished.pid);
         let status = match &c.outcome {
             Outcome::Response { .. } => ReportStatus::Success,
             Outcome::Timeout => ReportStatus::Timeout,
@@ -571,6 +569,20 @@ impl Emulator {
             self.ensure_stopped(handle, grace).await;
         }
         drop(finished);
+    }
+
+    /// Peak memory of the runtime's process tree in kB, sampled at most every
+    /// [`MEMORY_SAMPLE_INTERVAL`]; the last reading when the runtime is gone.
+    fn max_memory_kb(&self, pid: Option<u32>) -> u64 {
+        let mut cache = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(pid) = pid else { return cache.2 };
+        if cache.0 == pid && cache.1.elapsed() < MEMORY_SAMPLE_INTERVAL {
+            return cache.2;
+        }
+        if let Some(kb) = process::max_memory_kb(pid) {
+            *cache = (pid, Instant::now(), kb);
+        }
+        cache.2
     }
 
     /// Builds the `/next` answer for `pending` and marks it running. Prints `START`.
