@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from test_rie_fixtures import rie_factory  # noqa: F401
 
@@ -39,6 +40,9 @@ def test_no_command_falls_back_to_python_m_fastric(rie_factory):  # noqa: F811
         return
     rie = rie_factory(["--log-level", "debug", "--eager-init", "--handler", "app.handler"])
     expected = f'exec ["{sys.executable}", "-m", "fastric", "app.handler"]'
+    deadline = time.monotonic() + 10
+    while not any(expected in line for line in rie.stderr) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert any(expected in line for line in rie.stderr)
     r = run([])
     assert r.returncode == 2 and b"no COMMAND" in r.stderr

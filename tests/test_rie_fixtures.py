@@ -87,6 +87,12 @@ class Rie:
                 self.proc.wait()
         for t in self._readers:
             t.join(timeout=2)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
         return self.proc.returncode
 
 

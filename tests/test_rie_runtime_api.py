@@ -7,6 +7,7 @@ import json
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -179,7 +180,10 @@ def test_timeout_kills_sleep_and_keep_runtime_gives_410(fake):
 
 def test_sleep_runtime_killed_on_timeout(fake):
     rie = fake(env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "0.5"})
-    pids = [int(p) for p in open("/proc/%d/task/%d/children" % (rie.proc.pid, rie.proc.pid)).read().split()]
+    children = Path(f"/proc/{rie.proc.pid}/task/{rie.proc.pid}/children")
+    deadline = time.monotonic() + 10
+    while not (pids := [int(p) for p in children.read_text().split()]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert len(pids) == 1 and pid_alive(pids[0])
     inv = Invoke(rie)
     rie.client.get("/runtime/invocation/next")
