@@ -6,13 +6,14 @@
 use pyo3::prelude::*;
 
 mod diagnostics;
-mod event_loop;
 mod errors;
+mod event_loop;
 mod headers;
+mod http;
 mod json_decode;
 mod json_encode;
-mod http;
 mod py_client;
+mod rie;
 mod runtime_api;
 
 /// The native module `fastric._fastric`.
@@ -24,7 +25,9 @@ mod _fastric {
     #[pymodule_export]
     use crate::errors::{FastricError, RuntimeApiError};
     #[pymodule_export]
+    use crate::event_loop::run_invoke_loop;
+    #[pymodule_export]
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
     #[pymodule_export]
-    use crate::event_loop::run_invoke_loop;
+    use crate::rie::rie_main;
 }

@@ -1,0 +1,239 @@
+//! `fastric-rie`: a Lambda Runtime Interface Emulator in the same wheel as the runtime client.
+//!
+//! Serves the Lambda Invoke API on `--runtime-interface-emulator-address` and the Runtime API
+//! on `--runtime-api-address`, and runs the runtime process. Follows aws-lambda-rie v1.30 and
+//! the Lambda service where they differ; `docs/RIE.md` lists the differences.
+
+mod cli;
+mod invoke_api;
+mod process;
+mod report;
+mod runtime_api_server;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs as _};
+
+use http_body_util::BodyExt as _;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use pyo3::prelude::*;
+
+use cli::LogLevel;
+use report::diag;
+use sandbox::Emulator;
+
+/// Largest runtime response or error the Runtime API accepts, bytes (6 MiB + 100,
+/// aws-lambda-rie `interop.MaxPayloadSize`).
+pub(crate) const MAX_PAYLOAD: usize = 6 * 1024 * 1024 + 100;
+/// Largest synchronous invoke request, bytes (the Invoke API's 6 MB limit).
+pub(crate) const MAX_REQUEST_PAYLOAD: usize = 6 * 1024 * 1024;
+/// Largest `Event` (asynchronous) invoke payload, bytes (1 MB).
+pub(crate) const MAX_EVENT_PAYLOAD: usize = 1024 * 1024;
+
+/// A request body read up to a limit.
+pub(crate) struct BodyRead {
+    /// The body, empty when `too_large`.
+    pub(crate) bytes: Bytes,
+    /// Bytes received in all (the rest is drained and dropped past the limit).
+    pub(crate) total: usize,
+    pub(crate) too_large: bool,
+}
+
+/// Reads a whole body, keeping at most `limit` bytes. A single-frame body is not copied.
+pub(crate) async fn read_body(mut body: Incoming, limit: usize) -> Result<BodyRead, hyper::Error> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        total += data.len();
+        if total > limit {
+            first = None;
+            joined = Vec::new();
+            continue;
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(previous) => {
+                joined.reserve(previous.len() + data.len());
+                joined.extend_from_slice(&previous);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    let too_large = total > limit;
+    let bytes = if too_large {
+        Bytes::new()
+    } else {
+        first.unwrap_or_else(|| Bytes::from(joined))
+    };
+    Ok(BodyRead {
+        bytes,
+        total,
+        too_large,
+    })
+}
+
+/// `text` as a JSON string literal (quotes included).
+pub(crate) fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn bind(address: &str) -> Result<StdTcpListener, String> {
+    let addrs: Vec<SocketAddr> = address
+        .to_socket_addrs()
+        .map_err(|e| format!("invalid address {address:?}: {e}"))?
+        .collect();
+    let listener = StdTcpListener::bind(&addrs[..]).map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    Ok(listener)
+}
+
+async fn serve<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
+{
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        tokio::task::spawn_local(async move {
+            let service = service_fn(move |request| {
+                let response = handler(request);
+                async move { Ok::<_, Infallible>(response.await) }
+            });
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .title_case_headers(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Runs the emulator until SIGTERM/SIGINT; returns the process exit code.
+fn run(argv: &[String], python: &str) -> i32 {
+    let env: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let is_executable = |path: &str| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let cfg = match cli::parse(argv, &env, python, &is_executable) {
+        Ok(cfg) => cfg,
+        Err(exit) => {
+            if exit.code == 0 {
+                print!("{}", exit.message);
+            } else {
+                eprint!("{}", exit.message);
+            }
+            return exit.code;
+        }
+    };
+    report::set_log_level(cfg.log_level);
+    let (invoke_listener, runtime_listener) = match (bind(&cfg.invoke_address), bind(&cfg.runtime_api_address)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("fastric-rie: {e}");
+            return 1;
+        }
+    };
+    let (Ok(invoke_addr), Ok(runtime_addr)) = (invoke_listener.local_addr(), runtime_listener.local_addr()) else {
+        eprintln!("fastric-rie: cannot read the listening addresses");
+        return 1;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fastric-rie: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let (Ok(invoke_listener), Ok(runtime_listener)) = (
+            tokio::net::TcpListener::from_std(invoke_listener),
+            tokio::net::TcpListener::from_std(runtime_listener),
+        ) else {
+            eprintln!("fastric-rie: cannot register the listeners");
+            return 1;
+        };
+        let (Ok(mut sigterm), Ok(mut sigint)) = (
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
+        ) else {
+            eprintln!("fastric-rie: cannot install signal handlers");
+            return 1;
+        };
+        let emu = Emulator::new(cfg, runtime_addr);
+        let e = emu.clone();
+        tokio::task::spawn_local(serve(runtime_listener, move |request| {
+            let e = e.clone();
+            async move { runtime_api_server::handle(&e, request).await }
+        }));
+        let e = emu.clone();
+        tokio::task::spawn_local(serve(invoke_listener, move |request| {
+            let e = e.clone();
+            async move { invoke_api::handle(&e, request).await }
+        }));
+        // Tests parse this line to learn the ports when 0 was asked for.
+        eprintln!(
+            "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \
+             runtime-api={runtime_addr}"
+        );
+        if emu.cfg.eager_init {
+            emu.start_runtime();
+        }
+        let signal = tokio::select! {
+            _ = sigterm.recv() => "SIGTERM",
+            _ = sigint.recv() => "SIGINT",
+        };
+        diag(LogLevel::Info, &format!("{signal} received, stopping the runtime"));
+        emu.shutdown().await;
+        0
+    })
+}
+
+/// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) and returns its exit code.
+///
+/// `python_executable` is the interpreter for the `python -m fastric HANDLER` fallback
+/// (default: `sys.executable`). Serves until SIGTERM or SIGINT (handled in Rust: the runtime's
+/// process group gets SIGTERM, 2 s, then SIGKILL; exit code 0). Usage errors print to stderr
+/// and return 2; `--help` returns 0. The GIL is released while serving.
+#[pyfunction]
+#[pyo3(signature = (argv, python_executable=None))]
+pub fn rie_main(py: Python<'_>, argv: Vec<String>, python_executable: Option<String>) -> PyResult<i32> {
+    let python = match python_executable {
+        Some(p) => p,
+        None => py.import("sys")?.getattr("executable")?.extract::<String>()?,
+    };
+    Ok(py.detach(move || run(&argv, &python)))
+}

@@ -1,0 +1,48 @@
+"""fastric-rie's command line: help, refusals, the `python -m fastric HANDLER` fallback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from test_rie_fixtures import rie_factory  # noqa: F401
+
+
+def run(args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_") and k != "_HANDLER"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fastric.rie", *args], capture_output=True, env=full_env, timeout=30)
+
+
+def test_help_and_version():
+    r = run(["--help"])
+    assert r.returncode == 0 and r.stdout.startswith(b"usage: fastric-rie [options]")
+    r = run(["--version"])
+    assert r.returncode == 0 and r.stdout.startswith(b"fastric-rie ")
+
+
+def test_refusals():
+    r = run(["--enable-init-caching", "x"])
+    assert r.returncode == 2 and b"--enable-init-caching" in r.stderr
+    r = run(["x"], env={"AWS_LAMBDA_MAX_CONCURRENCY": "4"})
+    assert r.returncode == 2 and b"AWS_LAMBDA_MAX_CONCURRENCY" in r.stderr
+    r = run(["--no-such-option", "x"])
+    assert r.returncode == 2 and b"unknown option --no-such-option" in r.stderr
+    r = run(["--runtime-api-address", "127.0.0.1:0", "--runtime-interface-emulator-address", "127.0.0.1:0",
+             "--log-level", "loud", "x"])
+    assert r.returncode == 2
+
+
+def test_no_command_falls_back_to_python_m_fastric(rie_factory):  # noqa: F811
+    if any(os.path.exists(p) for p in ("/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap")):
+        return
+    rie = rie_factory(["--log-level", "debug", "--eager-init", "--handler", "app.handler"])
+    expected = f'exec ["{sys.executable}", "-m", "fastric", "app.handler"]'
+    deadline = time.monotonic() + 10
+    while not any(expected in line for line in rie.stderr) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert any(expected in line for line in rie.stderr)
+    r = run([])
+    assert r.returncode == 2 and b"no COMMAND" in r.stderr
