@@ -5,9 +5,42 @@
 
 use pyo3::prelude::*;
 
+mod json_decode;
+mod json_encode;
+mod json_float;
+
 /// The native module `fastric._fastric`.
 #[pymodule]
 mod _fastric {
+    use pyo3::prelude::*;
+    use pyo3::types::PyBytes;
+
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    /// `json_loads(data: bytes) -> Any`: decodes a JSON document with `simplejson.loads(bytes)`
+    /// semantics (awslambdaric 4.2.2's event decoding). Invalid documents raise `ValueError`
+    /// (a `JSONDecodeError`, `UnicodeDecodeError` or `RecursionError` as simplejson would) whose
+    /// `str()` is simplejson 4.3.0's message. Uses the Rust fast path, else
+    /// `fastric._json_compat.loads`.
+    #[pyfunction]
+    fn json_loads<'py>(py: Python<'py>, data: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(value) = crate::json_decode::decode(py, data.as_bytes())? {
+            return Ok(value);
+        }
+        py.import(pyo3::intern!(py, "fastric._json_compat"))?
+            .getattr(pyo3::intern!(py, "loads"))?
+            .call1((data,))
+    }
+
+    /// `json_dumps(obj, ensure_ascii: bool) -> bytes`: the UTF-8 bytes of awslambdaric 4.2.2's
+    /// `Encoder().encode(obj)` (simplejson 4.3.0; `ensure_ascii` is `False` only for the
+    /// 3.12–3.15 `AWS_EXECUTION_ENV` values). Raises `TypeError` / `ValueError` /
+    /// `RecursionError` with simplejson's messages.
+    #[pyfunction]
+    fn json_dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, ensure_ascii: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let mut out = Vec::with_capacity(256);
+        crate::json_encode::encode(obj, ensure_ascii, &mut out)?;
+        Ok(PyBytes::new(py, &out))
+    }
 }
