@@ -11,6 +11,8 @@
 //! Deliberate difference: with `ensure_ascii=False`, a lone surrogate is escaped as `\udXXX`
 //! (simplejson would return a `str` that cannot be encoded to UTF-8 at all).
 
+use std::sync::{Mutex, TryLockError};
+
 use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -52,6 +54,33 @@ pub(crate) fn encode(obj: &Bound<'_, PyAny>, ensure_ascii: bool, out: &mut Vec<u
         depth_limit: None,
     };
     encoder.value(obj)
+}
+
+/// Output buffer kept between `json_dumps` calls, so large responses do not fault in fresh pages
+/// and regrow a `Vec` on every invocation. Capacity above [`KEPT_CAPACITY`] is released.
+static DUMPS_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const KEPT_CAPACITY: usize = 8 << 20;
+
+/// `json_dumps`: [`encode`] into a reused buffer, returned as a new `bytes` object.
+pub(crate) fn dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, ensure_ascii: bool) -> PyResult<Bound<'py, PyBytes>> {
+    let mut guard = match DUMPS_BUFFER.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        // Re-entered from user code called while encoding (`_asdict`, `__int__`, ...).
+        Err(TryLockError::WouldBlock) => None,
+    };
+    let mut local = Vec::new();
+    let out: &mut Vec<u8> = match guard.as_mut() {
+        Some(buffer) => buffer,
+        None => &mut local,
+    };
+    out.clear();
+    let result = encode(obj, ensure_ascii, out).map(|()| PyBytes::new(py, out));
+    out.clear();
+    if out.capacity() > KEPT_CAPACITY {
+        out.shrink_to(KEPT_CAPACITY);
+    }
+    result
 }
 
 struct Encoder<'a, 'py> {
@@ -487,24 +516,6 @@ fn write_i64(value: i64, out: &mut Vec<u8>) {
     write_u64(value.unsigned_abs(), out);
 }
 
-/// Escape class of each byte: 0 = copy, 1 = needs escaping in both modes, 2 = non-ASCII or 0x7f
-/// (escaped only with `ensure_ascii`).
-static ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        table[i] = if i < 0x20 || i == b'"' as usize || i == b'\\' as usize {
-            1
-        } else if i >= 0x7f {
-            2
-        } else {
-            0
-        };
-        i += 1;
-    }
-    table
-};
-
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn write_u_escape(unit: u32, out: &mut Vec<u8>) {
@@ -528,18 +539,14 @@ pub(crate) fn write_str(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
 
 fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
-    let limit = if ensure_ascii { 2 } else { 1 };
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let class = ESCAPE[b as usize];
-        if class == 0 || class > limit {
-            i += 1;
-            continue;
-        }
+    loop {
+        let i = scan_plain(bytes, start, ensure_ascii);
         out.extend_from_slice(&bytes[start..i]);
-        if class == 1 {
+        let Some(&b) = bytes.get(i) else {
+            return;
+        };
+        if b < 0x7f {
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
                 b'\\' => out.extend_from_slice(b"\\\\"),
@@ -550,7 +557,7 @@ fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
                 0x0c => out.extend_from_slice(b"\\f"),
                 _ => write_u_escape(u32::from(b), out),
             }
-            i += 1;
+            start = i + 1;
         } else {
             // Non-ASCII (or DEL) with ensure_ascii: one code point as \uXXXX or a surrogate pair.
             let c = text[i..].chars().next().unwrap_or('\u{fffd}');
@@ -562,9 +569,41 @@ fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
             } else {
                 write_u_escape(cp, out);
             }
-            i += c.len_utf8();
+            start = i + c.len_utf8();
         }
-        start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Index of the first byte at or after `i` that is `"`, `\\`, a control character below 0x20,
+/// or (when `stop_non_ascii`) 0x7f or above; `bytes.len()` if none. Eight bytes at a time: each
+/// test below flags the lowest matching byte exactly (borrows and carries only run upwards).
+#[inline]
+pub(crate) fn scan_plain(bytes: &[u8], mut i: usize, stop_non_ascii: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        let mut mask = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w);
+        if stop_non_ascii {
+            mask |= w.wrapping_add(ONES) | w;
+        }
+        mask &= HIGH;
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 || (stop_non_ascii && b >= 0x7f) {
+            return i;
+        }
+        i += 1;
+    }
+    i
 }

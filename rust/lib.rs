@@ -25,12 +25,7 @@ mod _fastric {
     /// `fastric._json_compat.loads`.
     #[pyfunction]
     fn json_loads<'py>(py: Python<'py>, data: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(value) = crate::json_decode::decode(py, data.as_bytes())? {
-            return Ok(value);
-        }
-        py.import(pyo3::intern!(py, "fastric._json_compat"))?
-            .getattr(pyo3::intern!(py, "loads"))?
-            .call1((data,))
+        crate::json_decode::loads(py, data)
     }
 
     /// `json_dumps(obj, ensure_ascii: bool) -> bytes`: the UTF-8 bytes of awslambdaric 4.2.2's
@@ -39,8 +34,6 @@ mod _fastric {
     /// `RecursionError` with simplejson's messages.
     #[pyfunction]
     fn json_dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, ensure_ascii: bool) -> PyResult<Bound<'py, PyBytes>> {
-        let mut out = Vec::with_capacity(256);
-        crate::json_encode::encode(obj, ensure_ascii, &mut out)?;
-        Ok(PyBytes::new(py, &out))
+        crate::json_encode::dumps(py, obj, ensure_ascii)
     }
 }
