@@ -45,6 +45,7 @@ pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
         }
     }
     let exp10: i32 = parse_exp(exp_part.get(1..).unwrap_or(b"0"));
+    prefer_even_on_tie(value.abs(), &mut digits[..ndigits], exp10);
     // value = d.ddd × 10^exp10 = 0.dddd × 10^(exp10 + 1)
     let decpt = exp10 + 1;
     let digits = &digits[..ndigits];
@@ -85,6 +86,50 @@ pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
             out.push(b'0');
         }
         crate::json_encode::write_u64(u64::from(e), out);
+    }
+}
+
+/// When the exact value lies exactly halfway between two shortest candidates, CPython's repr
+/// picks the one whose last digit is even; Rust's formatter may pick the other (e.g.
+/// `73177653367606.625` → Python `…606.62`, Rust `…606.63`). Only odd last digits can differ.
+fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0') % 2 == 0 {
+        return;
+    }
+    // The exact decimal expansion of an f64 has at most 767 significant digits.
+    let exact = format!("{value:.1100e}");
+    let Some((mantissa, exp)) = exact.split_once('e') else {
+        return;
+    };
+    if exp.parse::<i32>().ok() != Some(exp10) {
+        return;
+    }
+    let exact_digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let significant = exact_digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+    let exact_digits = &exact_digits[..significant];
+    if exact_digits.len() != n + 1 || exact_digits[n] != b'5' || exact_digits[..n - 1] != digits[..n - 1] {
+        return;
+    }
+    // Halfway between `…(d)` and `…(d±1)`: take the neighbour of `last` on the other side.
+    let other = if exact_digits[n - 1] == last {
+        if last == b'9' {
+            return;
+        }
+        last + 1
+    } else if exact_digits[n - 1] + 1 == last {
+        last - 1
+    } else {
+        return;
+    };
+    let mut candidate = String::with_capacity(n + 8);
+    for (i, &d) in digits.iter().enumerate() {
+        candidate.push(char::from(if i == n - 1 { other } else { d }));
+    }
+    candidate.push_str(&format!("e{}", exp10 - (n as i32 - 1)));
+    if candidate.parse::<f64>().ok() == Some(value) {
+        digits[n - 1] = other;
     }
 }
 
@@ -148,6 +193,9 @@ mod tests {
             (std::f64::consts::PI, "3.141592653589793"),
             (12_345_678_901_234_567.0, "1.2345678901234568e+16"),
             (1_234_567_890_123_456.7, "1234567890123456.8"),
+            (-935_764_834_124_542.25, "-935764834124542.2"),
+            (73_177_653_367_606.625, "73177653367606.62"),
+            (2_181_084_933_252_552.25, "2181084933252552.2"),
         ];
         for &(value, expected) in cases {
             assert_eq!(repr(value), expected, "repr of {value:e}");
