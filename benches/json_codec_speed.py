@@ -18,7 +18,7 @@ EVENTS = next(
     (p for p in (ROOT.parent / "shared" / "events", pathlib.Path("/work/shared/events")) if p.is_dir()), None
 )
 
-TIMER = r'''
+TIMER = r"""
 import sys, time, json
 def best(fn, n):
     out = []
@@ -45,7 +45,7 @@ for d in docs:
     both = best(lambda: dumps(loads(d)), n)
     res.append((len(d), dec, en, both))
 print(json.dumps(res))
-'''
+"""
 
 
 def build(target_bytes):
@@ -83,13 +83,15 @@ def main():
     for mode, py in (("ref", ref), ("ours", sys.executable)):
         out = subprocess.run([py, "-c", TIMER, mode, *paths], check=True, capture_output=True, text=True)
         results[mode] = json.loads(out.stdout)
-    print(f"{'size':>9} | {'ref dec':>9} {'ref enc':>9} {'ref d+e':>9} | {'ours dec':>9} {'ours enc':>9} {'ours d+e':>9} | ratio")
+    print(
+        f"{'size':>9} | {'ref dec':>9} {'ref enc':>9} {'ref d+e':>9} | {'ours dec':>9} {'ours enc':>9} {'ours d+e':>9} | ratio"
+    )
     for r, o in zip(results["ref"], results["ours"]):
         unit = "us" if r[0] < 100 else "ms"
         k = 1000 if unit == "us" else 1
         print(
-            f"{r[0]:>9} | {r[1]*k:8.3f}{unit[0]} {r[2]*k:8.3f}{unit[0]} {r[3]*k:8.3f}{unit[0]} | "
-            f"{o[1]*k:8.3f}{unit[0]} {o[2]*k:8.3f}{unit[0]} {o[3]*k:8.3f}{unit[0]} | {o[3]/r[3]:.3f}"
+            f"{r[0]:>9} | {r[1] * k:8.3f}{unit[0]} {r[2] * k:8.3f}{unit[0]} {r[3] * k:8.3f}{unit[0]} | "
+            f"{o[1] * k:8.3f}{unit[0]} {o[2] * k:8.3f}{unit[0]} {o[3] * k:8.3f}{unit[0]} | {o[3] / r[3]:.3f}"
         )
 
 

@@ -62,7 +62,11 @@ static DUMPS_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 const KEPT_CAPACITY: usize = 8 << 20;
 
 /// `json_dumps`: [`encode`] into a reused buffer, returned as a new `bytes` object.
-pub(crate) fn dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, ensure_ascii: bool) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn dumps<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    ensure_ascii: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
     let mut guard = match DUMPS_BUFFER.try_lock() {
         Ok(guard) => Some(guard),
         Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -207,7 +211,10 @@ impl<'py> Encoder<'_, 'py> {
     /// A `str` holding lone surrogates (not representable as UTF-8): walk its code points.
     fn string_with_surrogates(&mut self, s: &Bound<'py, PyString>) -> PyResult<()> {
         let py = self.py;
-        let encoded = s.call_method1(intern!(py, "encode"), (intern!(py, "utf-32-le"), intern!(py, "surrogatepass")))?;
+        let encoded = s.call_method1(
+            intern!(py, "encode"),
+            (intern!(py, "utf-32-le"), intern!(py, "surrogatepass")),
+        )?;
         let bytes = encoded.cast::<PyBytes>()?.as_bytes();
         self.out.push(b'"');
         let mut utf8 = [0u8; 4];
@@ -232,15 +239,14 @@ impl<'py> Encoder<'_, 'py> {
         }
         self.depth += 1;
         if self.depth > DEPTH_CHECK_FROM {
-            let limit = match self.depth_limit {
-                Some(limit) => limit,
-                None => {
-                    let sys = self.py.import(intern!(self.py, "sys"))?;
-                    let limit: usize = sys.call_method0(intern!(self.py, "getrecursionlimit"))?.extract()?;
-                    let limit = limit.saturating_sub(FRAMES_BELOW).min(DEPTH_HARD_CAP);
-                    self.depth_limit = Some(limit);
-                    limit
-                }
+            let limit = if let Some(limit) = self.depth_limit {
+                limit
+            } else {
+                let sys = self.py.import(intern!(self.py, "sys"))?;
+                let limit: usize = sys.call_method0(intern!(self.py, "getrecursionlimit"))?.extract()?;
+                let limit = limit.saturating_sub(FRAMES_BELOW).min(DEPTH_HARD_CAP);
+                self.depth_limit = Some(limit);
+                limit
             };
             if self.depth >= limit {
                 self.depth -= 1;
@@ -265,9 +271,11 @@ impl<'py> Encoder<'_, 'py> {
         }
         self.enter(obj)?;
         self.out.push(b'[');
-        // Index-based: user code (`_asdict`, `__int__`) may shrink the list while we walk it.
+        // Index-based with the length re-read each step: user code (`_asdict`, `__int__`) may
+        // shrink the list while we walk it, as simplejson tolerates.
         let mut i = 0;
-        while let Ok(item) = list.get_item(i) {
+        while i < list.len() {
+            let item = list.get_item(i)?;
             if i > 0 {
                 self.out.extend_from_slice(b", ");
             }
@@ -418,15 +426,13 @@ fn class_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Decodes nested `bytes` as UTF-8; invalid input raises Python's own `UnicodeDecodeError`
 /// (`'utf-8' codec can't decode byte 0xff in position 0: invalid start byte`).
 fn bytes_as_utf8<'a>(b: &'a Bound<'_, PyBytes>) -> PyResult<&'a str> {
-    match std::str::from_utf8(b.as_bytes()) {
-        Ok(text) => Ok(text),
-        Err(_) => {
-            let py = b.py();
-            // Let Python build the exact exception; it cannot succeed where Rust failed.
-            b.call_method1(intern!(py, "decode"), (intern!(py, "utf-8"),))?;
-            Err(PyValueError::new_err("invalid UTF-8"))
-        }
+    if let Ok(text) = std::str::from_utf8(b.as_bytes()) {
+        return Ok(text);
     }
+    let py = b.py();
+    // Let Python build the exact exception; it cannot succeed where Rust failed.
+    b.call_method1(intern!(py, "decode"), (intern!(py, "utf-8"),))?;
+    Err(PyValueError::new_err("invalid UTF-8"))
 }
 
 /// simplejson's `call_method(obj, "_asdict")`: a callable `_asdict` attribute is called; a

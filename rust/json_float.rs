@@ -1,6 +1,6 @@
 //! Python's `float.__repr__` for `f64`, written without calling Python.
 //!
-//! simplejson (and so awslambdaric) writes finite floats with `repr()`; CPython's repr takes the
+//! simplejson (and so awslambdaric) writes finite floats with `repr()`; `CPython`'s repr takes the
 //! shortest digit string that round-trips (David Gay's mode 0) and then picks fixed or scientific
 //! notation: scientific when the decimal exponent `decpt` (value = 0.DIGITS × 10^decpt) is
 //! `< -3` or `> 16`, otherwise fixed with at least one digit after the point. Rust's `{:e}` also
@@ -89,7 +89,7 @@ pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
     }
 }
 
-/// When the exact value lies exactly halfway between two shortest candidates, CPython's repr
+/// When the exact value lies exactly halfway between two shortest candidates, `CPython`'s repr
 /// picks the one whose last digit is even; Rust's formatter may pick the other (e.g.
 /// `73177653367606.625` → Python `…606.62`, Rust `…606.63`). Only odd last digits can differ.
 fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
@@ -127,7 +127,8 @@ fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
     for (i, &d) in digits.iter().enumerate() {
         candidate.push(char::from(if i == n - 1 { other } else { d }));
     }
-    candidate.push_str(&format!("e{}", exp10 - (n as i32 - 1)));
+    candidate.push('e');
+    candidate.push_str(&(exp10 - (n as i32 - 1)).to_string());
     if candidate.parse::<f64>().ok() == Some(value) {
         digits[n - 1] = other;
     }
@@ -160,6 +161,8 @@ mod tests {
     }
 
     #[test]
+    // The halfway cases below are written exactly on purpose (they are exact binary values).
+    #[allow(clippy::excessive_precision)]
     fn matches_python_repr_on_known_values() {
         let cases: &[(f64, &str)] = &[
             (0.0, "0.0"),

@@ -6,10 +6,7 @@ root, else ``/work/main/.venv-ref/bin/python``), skipped when none exists.
 """
 
 import base64
-import collections
-import datetime
 import decimal
-import enum
 import json
 import math
 import os
@@ -20,7 +17,6 @@ import subprocess
 import sys
 
 import pytest
-
 from fastric import _json_compat
 from fastric._fastric import json_dumps, json_loads
 
@@ -49,7 +45,7 @@ def error_of(fn, *args):
 
 # ---------------------------------------------------------------------------------------------
 # Helper types shared with the reference run (the same source is exec'd there).
-HELPERS = r'''
+HELPERS = r"""
 import collections, decimal, enum, datetime
 
 class StrSub(str):
@@ -140,7 +136,7 @@ def deep_list(n):
 
 async def _coro():
     return 1
-'''
+"""
 exec(HELPERS)  # noqa: S102 - defines the helper classes in this module too
 
 # (expression, ensure_ascii=True bytes, ensure_ascii=False bytes or None when identical)
@@ -151,27 +147,44 @@ ENCODE_CASES = [
     ("[True, False, None]", b"[true, false, null]", None),
     ('"hello"', b'"hello"', None),
     ('"h\\u00e9llo \\U0001f600"', b'"h\\u00e9llo \\ud83d\\ude00"', '"h\u00e9llo \U0001f600"'.encode()),
-    ('"\\x7f \\u2028 \\x00 \\x1f \\b\\f\\n\\r\\t \\"\\\\/"', b'"\\u007f \\u2028 \\u0000 \\u001f \\b\\f\\n\\r\\t \\"\\\\/"',
-     '"\x7f \u2028 \\u0000 \\u001f \\b\\f\\n\\r\\t \\"\\\\/"'.encode()),
+    (
+        '"\\x7f \\u2028 \\x00 \\x1f \\b\\f\\n\\r\\t \\"\\\\/"',
+        b'"\\u007f \\u2028 \\u0000 \\u001f \\b\\f\\n\\r\\t \\"\\\\/"',
+        '"\x7f \u2028 \\u0000 \\u001f \\b\\f\\n\\r\\t \\"\\\\/"'.encode(),
+    ),
     ('"\\u00a31.00"', b'"\\u00a31.00"', '"\u00a31.00"'.encode()),
     ('StrSub("abc")', b'"abc"', None),
-    ('Name.A', b'"aa"', None),
+    ("Name.A", b'"aa"', None),
     ("0", b"0", None),
     ("-0", b"0", None),
-    ("[10**30, -10**30, 2**63, -2**63, 2**63 - 1]",
-     b"[1000000000000000000000000000000, -1000000000000000000000000000000, 9223372036854775808, "
-     b"-9223372036854775808, 9223372036854775807]", None),
+    (
+        "[10**30, -10**30, 2**63, -2**63, 2**63 - 1]",
+        (
+            b"[1000000000000000000000000000000, -1000000000000000000000000000000, 9223372036854775808, "
+            b"-9223372036854775808, 9223372036854775807]"
+        ),
+        None,
+    ),
     ("IntSub(7)", b"99", None),
     ("Color.RED", b"5", None),
     ("FloatSub(7.25)", b"2.5", None),
-    ("[1e16, 1e-07, -0.0, 5e-324, 1e308, 0.1, 1e15, 1.5e-05, 0.0001, 1/3]",
-     b"[1e+16, 1e-07, -0.0, 5e-324, 1e+308, 0.1, 1000000000000000.0, 1.5e-05, 0.0001, 0.3333333333333333]", None),
+    (
+        "[1e16, 1e-07, -0.0, 5e-324, 1e308, 0.1, 1e15, 1.5e-05, 0.0001, 1/3]",
+        b"[1e+16, 1e-07, -0.0, 5e-324, 1e+308, 0.1, 1000000000000000.0, 1.5e-05, 0.0001, 0.3333333333333333]",
+        None,
+    ),
     ("[float('nan'), float('inf'), -float('inf')]", b"[NaN, Infinity, -Infinity]", None),
     ("{'a': 1, 'b': [1, 2]}", b'{"a": 1, "b": [1, 2]}', None),
-    ("{1: 'i', 2.5: 'f', True: 't', False: 'f', None: 'n'}",
-     b'{"1": "t", "2.5": "f", "false": "f", "null": "n"}', None),
-    ("{float('nan'): 1, float('inf'): 2, -0.0: 3, 1e20: 4, 1e-5: 5}",
-     b'{"NaN": 1, "Infinity": 2, "-0.0": 3, "1e+20": 4, "1e-05": 5}', None),
+    (
+        "{1: 'i', 2.5: 'f', True: 't', False: 'f', None: 'n'}",
+        b'{"1": "t", "2.5": "f", "false": "f", "null": "n"}',
+        None,
+    ),
+    (
+        "{float('nan'): 1, float('inf'): 2, -0.0: 3, 1e20: 4, 1e-5: 5}",
+        b'{"NaN": 1, "Infinity": 2, "-0.0": 3, "1e+20": 4, "1e-05": 5}',
+        None,
+    ),
     ("{Color.RED: 1, IntSub(3): 2, FloatSub(1.5): 3}", b'{"5": 1, "99": 2, "2.5": 3}', None),
     ("{b'k': b'v'}", b'{"k": "v"}', None),
     ("{'\\u00e9': 1}", b'{"\\u00e9": 1}', '{"\u00e9": 1}'.encode()),
@@ -185,10 +198,16 @@ ENCODE_CASES = [
     ("ordered_moved()", b'{"b": 2, "a": 1}', None),
     ("b'bytes-in-top'", b'"bytes-in-top"', None),
     ("{'b': b'bytes-in-dict'}", b'{"b": "bytes-in-dict"}', None),
-    ("[decimal.Decimal(s) for s in ('1.10', '-0.00', '1E+2', '12345678901234567890.123456789')]",
-     b"[1.10, -0.00, 1E+2, 12345678901234567890.123456789]", None),
-    ("[decimal.Decimal(s) for s in ('NaN', '-NaN', 'sNaN', 'Infinity', '-Infinity')]",
-     b"[NaN, NaN, NaN, Infinity, -Infinity]", None),
+    (
+        "[decimal.Decimal(s) for s in ('1.10', '-0.00', '1E+2', '12345678901234567890.123456789')]",
+        b"[1.10, -0.00, 1E+2, 12345678901234567890.123456789]",
+        None,
+    ),
+    (
+        "[decimal.Decimal(s) for s in ('NaN', '-NaN', 'sNaN', 'Infinity', '-Infinity')]",
+        b"[NaN, NaN, NaN, Infinity, -Infinity]",
+        None,
+    ),
     ("decimal.Decimal('1.5')", b"1.5", None),
     ("[[1], [1]]", b"[[1], [1]]", None),
     ("(lambda x: [x, x, {'k': x}])([1])", b'[[1], [1], {"k": [1]}]', None),
@@ -210,33 +229,53 @@ ENCODE_ERRORS = [
     ("cyclic_list()", ValueError, "Circular reference detected"),
     ("cyclic_dict()", ValueError, "Circular reference detected"),
     ("SelfAsdict()", ValueError, "Circular reference detected"),
-    ("[b'\\xff']", UnicodeDecodeError, "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
-    ("{b'\\xff': 1}", UnicodeDecodeError, "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+    (
+        "[b'\\xff']",
+        UnicodeDecodeError,
+        "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+    ),
+    (
+        "{b'\\xff': 1}",
+        UnicodeDecodeError,
+        "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+    ),
     ("deep_list(100000)", RecursionError, "maximum recursion depth exceeded while encoding a JSON object"),
-    ("10**5000", ValueError,
-     "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() "
-     "to increase the limit"),
+    (
+        "10**5000",
+        ValueError,
+        (
+            "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_int_max_str_digits() "
+            "to increase the limit"
+        ),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("expr", "ascii_bytes", "utf8_bytes"), ENCODE_CASES, ids=[c[0][:40] for c in ENCODE_CASES])
+@pytest.mark.parametrize(
+    ("expr", "ascii_bytes", "utf8_bytes"), ENCODE_CASES, ids=[c[0][:40] for c in ENCODE_CASES]
+)
 def test_encode_exact_bytes(expr, ascii_bytes, utf8_bytes):
-    obj = eval(expr)  # noqa: S307 - fixed test expressions
+    obj = eval(expr)
     assert dumps(obj, True) == ascii_bytes
     assert dumps(obj, False) == (ascii_bytes if utf8_bytes is None else utf8_bytes)
 
 
-@pytest.mark.parametrize(("expr", "exc_type", "message"), ENCODE_ERRORS, ids=[c[0][:40] for c in ENCODE_ERRORS])
+@pytest.mark.parametrize(
+    ("expr", "exc_type", "message"), ENCODE_ERRORS, ids=[c[0][:40] for c in ENCODE_ERRORS]
+)
 @pytest.mark.parametrize("ensure_ascii", [True, False])
 def test_encode_errors(expr, exc_type, message, ensure_ascii):
-    obj = eval(expr)  # noqa: S307 - fixed test expressions
+    obj = eval(expr)
     assert error_of(json_dumps, obj, ensure_ascii) == (exc_type, message)
 
 
 def test_encode_coroutine_is_an_error():
     coro = _coro()  # noqa: F821 - defined by HELPERS
     try:
-        assert error_of(json_dumps, coro, True) == (TypeError, "Object of type coroutine is not JSON serializable")
+        assert error_of(json_dumps, coro, True) == (
+            TypeError,
+            "Object of type coroutine is not JSON serializable",
+        )
     finally:
         coro.close()
 
@@ -245,14 +284,17 @@ def test_encode_lone_surrogates_are_escaped_in_both_modes():
     # Deliberate difference (docs/DIFFERENCES-json.md): simplejson leaves them raw with
     # ensure_ascii=False, producing a str awslambdaric cannot send.
     for ensure_ascii in (True, False):
-        assert dumps(["\ud800", "a\udfffb", "\ud83d\ude00"], ensure_ascii) == b'["\\ud800", "a\\udfffb", "\\ud83d\\ude00"]'
+        assert (
+            dumps(["\ud800", "a\udfffb", "\ud83d\ude00"], ensure_ascii)
+            == b'["\\ud800", "a\\udfffb", "\\ud83d\\ude00"]'
+        )
     assert dumps("\U0001f600\ud800", False) == '"\U0001f600\\ud800"'.encode("utf-8")
 
 
 def test_encode_case_c01_c03_c04():
     msg = {"msg": "h\u00e9llo w\u00f6rld \U0001f30d", "n": 7}
     assert dumps(msg, True) == b'{"msg": "h\\u00e9llo w\\u00f6rld \\ud83c\\udf0d", "n": 7}'
-    assert dumps(msg, False) == '{"msg": "héllo wörld 🌍", "n": 7}'.encode("utf-8")
+    assert dumps(msg, False) == '{"msg": "héllo wörld 🌍", "n": 7}'.encode()
     c03 = {
         "price": decimal.Decimal("1.10"),
         "big": decimal.Decimal("12345678901234567890.123456789"),
@@ -260,7 +302,10 @@ def test_encode_case_c01_c03_c04():
         "neg_zero": decimal.Decimal("-0.00"),
         "nan": decimal.Decimal("NaN"),
     }
-    assert dumps(c03) == b'{"price": 1.10, "big": 12345678901234567890.123456789, "exp": 1E+2, "neg_zero": -0.00, "nan": NaN}'
+    assert (
+        dumps(c03)
+        == b'{"price": 1.10, "big": 12345678901234567890.123456789, "exp": 1E+2, "neg_zero": -0.00, "nan": NaN}'
+    )
     c04 = {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "tiny": 5e-324, "big": 1e308, "third": 1 / 3}
     assert dumps(c04) == (
         b'{"nan": NaN, "inf": Infinity, "ninf": -Infinity, "tiny": 5e-324, "big": 1e+308, "third": 0.3333333333333333}'
@@ -288,7 +333,14 @@ def test_float_repr_matches_python_on_random_floats():
     for _ in range(50_000):
         values.append(rng.uniform(-1e6, 1e6) * 10.0 ** rng.randint(-30, 30))
     values += [0.1 * i for i in range(1000)] + [2.0**e for e in range(-1074, 1024, 7)]
-    expected = "[" + ", ".join(repr(v) if math.isfinite(v) else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(v)] for v in values) + "]"
+    expected = (
+        "["
+        + ", ".join(
+            repr(v) if math.isfinite(v) else {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(v)]
+            for v in values
+        )
+        + "]"
+    )
     assert dumps(values) == expected.encode()
 
 
@@ -299,13 +351,20 @@ DECODE_CASES = [
     (b'{"a": 1}', {"a": 1}),
     (b' \t\n\r{"a" : [1 , 2] } \r\n', {"a": [1, 2]}),
     (b'{"a": 1, "a": 2, "b": 3, "a": 4}', {"a": 4, "b": 3}),
-    (b"[123456789012345678901234567890, -9223372036854775809, 9223372036854775807, -0]",
-     [123456789012345678901234567890, -9223372036854775809, 9223372036854775807, 0]),
-    (b"[1e400, -1e400, 1e-400, -0.0, 0.1, 1E5, 1e+5, 1.0e-5, 2.5]", [math.inf, -math.inf, 0.0, -0.0, 0.1, 1e5, 1e5, 1e-5, 2.5]),
+    (
+        b"[123456789012345678901234567890, -9223372036854775809, 9223372036854775807, -0]",
+        [123456789012345678901234567890, -9223372036854775809, 9223372036854775807, 0],
+    ),
+    (
+        b"[1e400, -1e400, 1e-400, -0.0, 0.1, 1E5, 1e+5, 1.0e-5, 2.5]",
+        [math.inf, -math.inf, 0.0, -0.0, 0.1, 1e5, 1e5, 1e-5, 2.5],
+    ),
     (b'"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u00E9"', '"\\/\b\f\n\r\t\u00e9\u00e9'),
     (b'{"who": "w\\u00f6rld \\ud83c\\udf0d"}', {"who": "w\u00f6rld \U0001f30d"}),
-    (b'["\\ud800", "\\udc00x", "\\ud800\\u0041", "\\uD83D\\uDE00", "\\ud800\\ud800"]',
-     ["\ud800", "\udc00x", "\ud800A", "\U0001f600", "\ud800\ud800"]),
+    (
+        b'["\\ud800", "\\udc00x", "\\ud800\\u0041", "\\uD83D\\uDE00", "\\ud800\\ud800"]',
+        ["\ud800", "\udc00x", "\ud800A", "\U0001f600", "\ud800\ud800"],
+    ),
     (b'\xef\xbb\xbf{"bom": true}', {"bom": True}),
     (b'"\\ufeff"', "\ufeff"),
     (b'["a\x7fb", "\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80"]', ["a\x7fb", "\u00e9\u2603\U0001f600"]),
@@ -347,8 +406,13 @@ DECODE_ERRORS = [
     (b"\x0c[1]", "Expecting value: line 1 column 1 (char 0)"),
     (b"[1]\x0b", "Extra data: line 1 column 4 - line 1 column 5 (char 3 - 4)"),
     (b'["\xc3\xa9\xc3\xa9", x]', "Expecting value: line 1 column 8 (char 7)"),
-    (b"1" * 5000, "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; "
-                  "use sys.set_int_max_str_digits() to increase the limit"),
+    (
+        b"1" * 5000,
+        (
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; "
+            "use sys.set_int_max_str_digits() to increase the limit"
+        ),
+    ),
     (b"[" * 100_000, "maximum recursion depth exceeded while decoding a JSON array from a string"),
     (b'{"a":' * 100_000, "maximum recursion depth exceeded while decoding a JSON object from a string"),
 ]
@@ -372,7 +436,15 @@ def test_decode_error_attributes():
     with pytest.raises(_json_compat.JSONDecodeError) as info:
         json_loads(b'{"a": 1}}')
     exc = info.value
-    assert (exc.msg, exc.pos, exc.end, exc.lineno, exc.colno, exc.endlineno, exc.endcolno) == ("Extra data", 8, 9, 1, 9, 1, 10)
+    assert (exc.msg, exc.pos, exc.end, exc.lineno, exc.colno, exc.endlineno, exc.endcolno) == (
+        "Extra data",
+        8,
+        9,
+        1,
+        9,
+        1,
+        10,
+    )
     assert isinstance(exc, ValueError)
 
 
@@ -385,14 +457,14 @@ def test_decode_shares_key_objects():
 def test_compat_module_is_light():
     code = "import sys; before = set(sys.modules); import fastric._json_compat; print(sorted(set(sys.modules) - before))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = set(eval(out.stdout))  # noqa: S307 - our own subprocess output
+    loaded = set(eval(out.stdout))
     assert not loaded & {"re", "json", "decimal", "simplejson"}, loaded
 
 
 # ---------------------------------------------------------------------------------------------
 # Differential run against the reference interpreter
 
-REF_SCRIPT = r'''
+REF_SCRIPT = r"""
 import base64, json, os, sys
 import simplejson
 from awslambdaric.lambda_runtime_marshaller import Encoder
@@ -421,11 +493,15 @@ for kind, payload in job["encode"]:
         make = lambda: simplejson.loads(b)
     out["encode"].append([outcome(lambda: enc(enc_ascii, make())), outcome(lambda: enc(enc_utf8, make()))])
 json.dump(out, open(sys.argv[2], "w"))
-'''
+"""
 
 
 def _ref_python():
-    candidates = [os.environ.get("FASTRIC_REF_PYTHON"), str(ROOT / ".venv-ref" / "bin" / "python"), "/work/main/.venv-ref/bin/python"]
+    candidates = [
+        os.environ.get("FASTRIC_REF_PYTHON"),
+        str(ROOT / ".venv-ref" / "bin" / "python"),
+        "/work/main/.venv-ref/bin/python",
+    ]
     for c in candidates:
         if c and os.path.exists(c):
             return c
@@ -434,9 +510,43 @@ def _ref_python():
 
 def _mutations(docs, count, seed):
     rng = random.Random(seed)
-    tokens = [b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b" ", b"\n", b"\t", b"\x00", b"\x1f", b"\xff",
-              b"\xc3", b"NaN", b"Infinity", b"-", b"0", b"1", b".", b"e", b"+", b"\\u", b"\\ud800", b"\\udc00",
-              b"\xef\xbb\xbf", b"tru", b"null", b"'", b"\x7f", b"\\x", b"1e400", b"01", b"\xe2\x98\x83"]
+    tokens = [
+        b'"',
+        b"\\",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b" ",
+        b"\n",
+        b"\t",
+        b"\x00",
+        b"\x1f",
+        b"\xff",
+        b"\xc3",
+        b"NaN",
+        b"Infinity",
+        b"-",
+        b"0",
+        b"1",
+        b".",
+        b"e",
+        b"+",
+        b"\\u",
+        b"\\ud800",
+        b"\\udc00",
+        b"\xef\xbb\xbf",
+        b"tru",
+        b"null",
+        b"'",
+        b"\x7f",
+        b"\\x",
+        b"1e400",
+        b"01",
+        b"\xe2\x98\x83",
+    ]
     out = []
     for _ in range(count):
         d = bytearray(rng.choice(docs))
@@ -463,9 +573,21 @@ NASTY_VALUES = [
     "[decimal.Decimal(s) for s in ('1.10', '-0.00', '1E+2', 'NaN', '-NaN', 'sNaN', 'Infinity', '-Infinity')]",
     "[Point(1, 2), ListWithAsdict([1]), DictWithAsdict(a=1), ListIter([1]), DictItems(a=1), ordered_moved()]",
     "[(), [], {}, '', ((1,),), [b'bytes']]",
-    "{1}", "object()", "Plain.A", "AsdictList()", "AsdictTypeError()", "AsdictRaises()", "{(1,): 2}",
-    "cyclic_list()", "cyclic_dict()", "SelfAsdict()", "[b'\\xff']", "deep_list(100000)", "datetime.date(2020, 1, 1)",
-    "'\\u00a3\\u00e9\\u2603 \\U0001f30d'", "{'\\u00e9\\u00e9': ['\\u2028\\u2029', '\\ufeff']}",
+    "{1}",
+    "object()",
+    "Plain.A",
+    "AsdictList()",
+    "AsdictTypeError()",
+    "AsdictRaises()",
+    "{(1,): 2}",
+    "cyclic_list()",
+    "cyclic_dict()",
+    "SelfAsdict()",
+    "[b'\\xff']",
+    "deep_list(100000)",
+    "datetime.date(2020, 1, 1)",
+    "'\\u00a3\\u00e9\\u2603 \\U0001f30d'",
+    "{'\\u00e9\\u00e9': ['\\u2028\\u2029', '\\ufeff']}",
 ]
 
 
@@ -484,10 +606,14 @@ def test_differential_against_reference(tmp_path):
     decode_docs = events + small + [d for d, _ in DECODE_CASES] + [d for d, _ in DECODE_ERRORS]
     decode_docs += _mutations(events + small, 600, seed=7) + _mutations(small, 600, seed=8)
     encode_jobs = [["expr", e] for e in NASTY_VALUES] + [["expr", c[0]] for c in ENCODE_CASES]
-    encode_jobs += [["expr", c[0]] for c in ENCODE_ERRORS] + [["event", base64.b64encode(e).decode()] for e in events]
+    encode_jobs += [["expr", c[0]] for c in ENCODE_ERRORS] + [
+        ["event", base64.b64encode(e).decode()] for e in events
+    ]
     job = {"decode": [base64.b64encode(d).decode() for d in decode_docs], "encode": encode_jobs}
     (tmp_path / "job.json").write_text(json.dumps(job))
-    subprocess.run([ref, "-c", REF_SCRIPT, str(tmp_path / "job.json"), str(tmp_path / "out.json"), HELPERS], check=True)
+    subprocess.run(
+        [ref, "-c", REF_SCRIPT, str(tmp_path / "job.json"), str(tmp_path / "out.json"), HELPERS], check=True
+    )
     expected = json.loads((tmp_path / "out.json").read_text())
 
     def outcome(fn):
@@ -498,13 +624,23 @@ def test_differential_against_reference(tmp_path):
 
     mismatches = []
     for doc, want in zip(decode_docs, expected["decode"]):
-        got = outcome(lambda: repr(json_loads(doc)))
+        got = outcome(lambda doc=doc: repr(json_loads(doc)))
         if got != want:
             mismatches.append(("decode", doc[:80], got, want))
     for (kind, payload), (want_ascii, want_utf8) in zip(encode_jobs, expected["encode"]):
-        make = (lambda: eval(payload)) if kind == "expr" else (lambda: json_loads(base64.b64decode(payload)))  # noqa: S307
-        got_ascii = outcome(lambda: base64.b64encode(json_dumps(make(), True)).decode())
-        got_utf8 = outcome(lambda: base64.b64encode(json_dumps(make(), False)).decode())
+        if kind == "expr":
+            obj_text = payload
+
+            def make(obj_text=obj_text):
+                return eval(obj_text)
+        else:
+            raw = base64.b64decode(payload)
+
+            def make(raw=raw):
+                return json_loads(raw)
+
+        got_ascii = outcome(lambda make=make: base64.b64encode(json_dumps(make(), True)).decode())
+        got_utf8 = outcome(lambda make=make: base64.b64encode(json_dumps(make(), False)).decode())
         if got_ascii != want_ascii:
             mismatches.append(("encode ascii", payload[:80], got_ascii, want_ascii))
         if got_utf8 != want_utf8:

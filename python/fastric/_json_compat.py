@@ -29,19 +29,11 @@ class JSONDecodeError(ValueError):
     def __init__(self, msg, doc, pos, end=None):
         lineno, colno = _linecol(doc, pos)
         if end is None:
-            text = "%s: line %d column %d (char %d)" % (msg, lineno, colno, pos)
+            text = f"{msg}: line {lineno} column {colno} (char {pos})"
             endlineno = endcolno = None
         else:
             endlineno, endcolno = _linecol(doc, end)
-            text = "%s: line %d column %d - line %d column %d (char %d - %d)" % (
-                msg,
-                lineno,
-                colno,
-                endlineno,
-                endcolno,
-                pos,
-                end,
-            )
+            text = f"{msg}: line {lineno} column {colno} - line {endlineno} column {endcolno} (char {pos} - {end})"
         ValueError.__init__(self, text)
         self.msg = msg
         self.doc = doc
@@ -59,7 +51,7 @@ class JSONDecodeError(ValueError):
 _WS = " \t\n\r"
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HEX = frozenset("0123456789abcdefABCDEF")
-_RECURSION = "maximum recursion depth exceeded while decoding a JSON %s from a string"
+_RECURSION = "maximum recursion depth exceeded while decoding a JSON {} from a string"
 _patterns = None
 
 
@@ -119,7 +111,7 @@ def _string(s, end, chunk):
         if c == '"':
             return "".join(parts), end + 1
         if c != "\\":
-            raise JSONDecodeError("Invalid control character %r at" % (c,), s, end)
+            raise JSONDecodeError(f"Invalid control character {c!r} at", s, end)
         end += 1
         if end >= len(s):
             raise JSONDecodeError("Unterminated string starting at", s, begin)
@@ -128,7 +120,7 @@ def _string(s, end, chunk):
             try:
                 append(_ESCAPES[esc])
             except KeyError:
-                raise JSONDecodeError("Invalid \\X escape sequence %r" % (esc,), s, end) from None
+                raise JSONDecodeError(f"Invalid \\X escape sequence {esc!r}", s, end) from None
             end += 1
             continue
         unit = _hex4(s, end + 1)
@@ -154,7 +146,7 @@ def _recursion(exc, s, idx, kind):
         raise exc
     c = s[idx : idx + 1]
     name = "array" if c == "[" else "object" if c == "{" else kind
-    raise RecursionError(_RECURSION % name) from None
+    raise RecursionError(_RECURSION.format(name)) from None
 
 
 def _scan(s, idx, ws, chunk, number):
