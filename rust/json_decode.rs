@@ -32,13 +32,7 @@ const KEY_CACHE_SLOTS: usize = 1024;
 /// `json_loads`: the fast path, else `fastric._json_compat.loads(data)` (which raises
 /// simplejson's exception and message for invalid documents).
 pub(crate) fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
-    let bytes = data.as_bytes();
-    let decoded = if bytes.len() >= GC_PAUSE_FROM {
-        with_gc_paused(py, || decode(py, bytes))?
-    } else {
-        decode(py, bytes)?
-    };
-    if let Some(value) = decoded {
+    if let Some(value) = decode(py, data.as_bytes())? {
         return Ok(value);
     }
     py.import(intern!(py, "fastric._json_compat"))?
@@ -71,8 +65,17 @@ fn with_gc_paused<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResul
 ///
 /// Returns `Ok(None)` when the document is not one the fast path handles (see the module doc);
 /// the caller must then use the slow path, which raises simplejson's exact error if the document
-/// is invalid. `Err` only for failures of Python itself (e.g. `MemoryError`).
+/// is invalid. `Err` only for failures of Python itself (e.g. `MemoryError`). Documents of
+/// [`GC_PAUSE_FROM`] bytes or more are decoded with the cyclic GC paused.
 pub(crate) fn decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if data.len() >= GC_PAUSE_FROM {
+        with_gc_paused(py, || decode_unpaused(py, data))
+    } else {
+        decode_unpaused(py, data)
+    }
+}
+
+fn decode_unpaused<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
     let Ok(text) = std::str::from_utf8(data) else {
         return Ok(None);
     };
