@@ -1,10 +1,616 @@
+//! Python objects → the exact bytes of awslambdaric's `Encoder().encode(obj)` (UTF-8).
+//!
+//! awslambdaric 4.2.2 (`lambda_runtime_marshaller.Encoder`) is a simplejson 4.3.0 `JSONEncoder` with
+//! `use_decimal=False, allow_nan=True`, `ensure_ascii` switched off only for the 3.12–3.15
+//! `AWS_EXECUTION_ENV` values, separators `", "` / `": "`, `namedtuple_as_object=True`, and a
+//! `default()` that writes a `Decimal` as raw `str(d)` (NaN decimals as `NaN`). The check order
+//! below is simplejson's C encoder's, observed by experiment:
+//! str → bytes (UTF-8 text) → None → True → False → int (`int(o)` for subclasses) →
+//! float (`float(o)` for subclasses) → `_asdict()` → list → tuple → dict → `default()`.
+//!
+//! Deliberate difference: with `ensure_ascii=False`, a lone surrogate is escaped as `\udXXX`
+//! (simplejson would return a `str` that cannot be encoded to UTF-8 at all).
+
+use std::sync::{Mutex, TryLockError};
+
+use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+
+use crate::json_float::write_float_repr;
+
+/// Nesting depth after which the encoder asks `sys.getrecursionlimit()` (once per call).
+const DEPTH_CHECK_FROM: usize = 200;
+/// Hard cap on nesting regardless of the Python recursion limit: keeps the Rust stack bounded
+/// (measured in release: about 250 bytes of stack per level, so 2,000 levels fit a 1 MiB thread).
+const DEPTH_HARD_CAP: usize = 2_000;
+/// Python frames assumed to sit below the encoder (module, handler loop, …). simplejson's C encoder
+/// shares the interpreter's recursion counter, so its depth limit is the recursion limit minus them.
+const FRAMES_BELOW: usize = 4;
+
+/// Appends the JSON bytes of `obj` to `out`, exactly as awslambdaric's `Encoder().encode(obj)`
+/// followed by `.encode("utf-8")` would produce them.
+///
+/// `ensure_ascii`: `true` escapes everything outside printable ASCII as lowercase `\uXXXX`
+/// (astral characters as surrogate pairs, 0x7f too); `false` writes raw UTF-8 and escapes only
+/// `"`, `\` and control characters below 0x20.
+///
+/// Errors (simplejson's types and messages, which awslambdaric wraps as
+/// `Unable to marshal response: <message>`): `TypeError("Object of type set is not JSON
+/// serializable")`, `TypeError("keys must be str, int, float, bool or None, not tuple")`,
+/// `TypeError("_asdict() must return a dict, not list")`, `ValueError("Circular reference
+/// detected")`, `UnicodeDecodeError` for nested `bytes` that are not UTF-8,
+/// `RecursionError("maximum recursion depth exceeded while encoding a JSON object")`, and any
+/// exception raised by user code it calls (`_asdict()`, `__int__`, `__float__`, `str(Decimal)`).
+/// On error `out` holds a partial document.
 pub(crate) fn encode(obj: &Bound<'_, PyAny>, ensure_ascii: bool, out: &mut Vec<u8>) -> PyResult<()> {
-    let json = obj.py().import("json")?;
-    let kw = pyo3::types::PyDict::new(obj.py());
-    kw.set_item("ensure_ascii", ensure_ascii)?;
-    kw.set_item("separators", (", ", ": "))?;
-    let s: String = json.call_method("dumps", (obj,), Some(&kw))?.extract()?;
-    out.extend_from_slice(s.as_bytes());
-    Ok(())
+    let mut encoder = Encoder {
+        py: obj.py(),
+        out,
+        ensure_ascii,
+        markers: Vec::new(),
+        depth: 0,
+        depth_limit: None,
+    };
+    encoder.value(obj)
+}
+
+/// Output buffer kept between `json_dumps` calls, so large responses do not fault in fresh pages
+/// and regrow a `Vec` on every invocation. Capacity above [`KEPT_CAPACITY`] is released.
+static DUMPS_BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const KEPT_CAPACITY: usize = 8 << 20;
+
+/// `json_dumps`: [`encode`] into a reused buffer, returned as a new `bytes` object.
+pub(crate) fn dumps<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    ensure_ascii: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut guard = match DUMPS_BUFFER.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        // Re-entered from user code called while encoding (`_asdict`, `__int__`, ...).
+        Err(TryLockError::WouldBlock) => None,
+    };
+    let mut local = Vec::new();
+    let out: &mut Vec<u8> = match guard.as_mut() {
+        Some(buffer) => buffer,
+        None => &mut local,
+    };
+    out.clear();
+    let result = encode(obj, ensure_ascii, out).map(|()| PyBytes::new(py, out));
+    out.clear();
+    if out.capacity() > KEPT_CAPACITY {
+        out.shrink_to(KEPT_CAPACITY);
+    }
+    result
+}
+
+struct Encoder<'a, 'py> {
+    py: Python<'py>,
+    out: &'a mut Vec<u8>,
+    ensure_ascii: bool,
+    /// Addresses of the containers being encoded (simplejson's `markers`).
+    markers: Vec<usize>,
+    depth: usize,
+    depth_limit: Option<usize>,
+}
+
+impl<'py> Encoder<'_, 'py> {
+    fn value(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            return self.string(s);
+        }
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            return self.dict(obj, d);
+        }
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            return self.list(obj, l);
+        }
+        if obj.is_exact_instance_of::<PyInt>() {
+            return self.int(obj);
+        }
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            write_float_repr(f.value(), self.out);
+            return Ok(());
+        }
+        if obj.is_none() {
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            self.out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+            return Ok(());
+        }
+        if let Ok(t) = obj.cast_exact::<PyTuple>() {
+            return self.tuple(obj, t);
+        }
+        self.other(obj)
+    }
+
+    /// Everything that is not an exact builtin type, in simplejson's order.
+    fn other(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        if let Ok(s) = obj.cast::<PyString>() {
+            return self.string(s);
+        }
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            let text = bytes_as_utf8(b)?;
+            write_str(text, self.ensure_ascii, self.out);
+            return Ok(());
+        }
+        if is_raw_json(obj)? {
+            let raw = obj.getattr(intern!(py, "encoded_json"))?;
+            let raw = raw.cast::<PyString>()?;
+            self.out.extend_from_slice(raw.to_str()?.as_bytes());
+            return Ok(());
+        }
+        if obj.is_instance_of::<PyInt>() {
+            let value = py.get_type::<PyInt>().call1((obj,))?;
+            return self.int(&value);
+        }
+        if obj.is_instance_of::<PyFloat>() {
+            let value = py.get_type::<PyFloat>().call1((obj,))?;
+            write_float_repr(value.cast::<PyFloat>()?.value(), self.out);
+            return Ok(());
+        }
+        if let Some(result) = call_asdict(obj)? {
+            let Ok(dict) = result.cast::<PyDict>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "_asdict() must return a dict, not {}",
+                    result.get_type().name()?
+                )));
+            };
+            self.enter(obj)?;
+            self.dict(&result, dict)?;
+            self.leave();
+            return Ok(());
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            return self.iterable(obj);
+        }
+        if obj.is_instance_of::<PyDict>() {
+            return self.dict_items(obj);
+        }
+        // simplejson's default(): awslambdaric handles Decimal, everything else is a TypeError.
+        if is_decimal(obj)? {
+            if obj.call_method0(intern!(py, "is_nan"))?.is_truthy()? {
+                self.out.extend_from_slice(b"NaN");
+            } else {
+                let text = obj.str()?;
+                self.out.extend_from_slice(text.to_str()?.as_bytes());
+            }
+            return Ok(());
+        }
+        Err(PyTypeError::new_err(format!(
+            "Object of type {} is not JSON serializable",
+            class_name(obj)?
+        )))
+    }
+
+    fn int(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        if let Ok(v) = obj.extract::<i64>() {
+            write_i64(v, self.out);
+        } else {
+            // Beyond i64: Python's str(); raises ValueError past sys.get_int_max_str_digits().
+            let text = obj.str()?;
+            self.out.extend_from_slice(text.to_str()?.as_bytes());
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, s: &Bound<'py, PyString>) -> PyResult<()> {
+        match s.to_str() {
+            Ok(text) => write_str(text, self.ensure_ascii, self.out),
+            Err(_) => self.string_with_surrogates(s)?,
+        }
+        Ok(())
+    }
+
+    /// A `str` holding lone surrogates (not representable as UTF-8): walk its code points.
+    fn string_with_surrogates(&mut self, s: &Bound<'py, PyString>) -> PyResult<()> {
+        let py = self.py;
+        let encoded = s.call_method1(
+            intern!(py, "encode"),
+            (intern!(py, "utf-32-le"), intern!(py, "surrogatepass")),
+        )?;
+        let bytes = encoded.cast::<PyBytes>()?.as_bytes();
+        self.out.push(b'"');
+        let mut utf8 = [0u8; 4];
+        for unit in bytes.chunks_exact(4) {
+            let cp = u32::from_le_bytes([unit[0], unit[1], unit[2], unit[3]]);
+            match char::from_u32(cp) {
+                Some(c) => {
+                    let text: &str = c.encode_utf8(&mut utf8);
+                    write_str_body(text, self.ensure_ascii, self.out);
+                }
+                None => write_u_escape(cp, self.out),
+            }
+        }
+        self.out.push(b'"');
+        Ok(())
+    }
+
+    fn enter(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let id = obj.as_ptr() as usize;
+        if self.markers.contains(&id) {
+            return Err(PyValueError::new_err("Circular reference detected"));
+        }
+        self.depth += 1;
+        if self.depth > DEPTH_CHECK_FROM {
+            let limit = if let Some(limit) = self.depth_limit {
+                limit
+            } else {
+                let sys = self.py.import(intern!(self.py, "sys"))?;
+                let limit: usize = sys.call_method0(intern!(self.py, "getrecursionlimit"))?.extract()?;
+                let limit = limit.saturating_sub(FRAMES_BELOW).min(DEPTH_HARD_CAP);
+                self.depth_limit = Some(limit);
+                limit
+            };
+            if self.depth >= limit {
+                self.depth -= 1;
+                return Err(PyRecursionError::new_err(
+                    "maximum recursion depth exceeded while encoding a JSON object",
+                ));
+            }
+        }
+        self.markers.push(id);
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.markers.pop();
+        self.depth -= 1;
+    }
+
+    fn list(&mut self, obj: &Bound<'py, PyAny>, list: &Bound<'py, PyList>) -> PyResult<()> {
+        if list.is_empty() {
+            self.out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        self.enter(obj)?;
+        self.out.push(b'[');
+        // Index-based with the length re-read each step: user code (`_asdict`, `__int__`) may
+        // shrink the list while we walk it, as simplejson tolerates.
+        let mut i = 0;
+        while i < list.len() {
+            let item = list.get_item(i)?;
+            if i > 0 {
+                self.out.extend_from_slice(b", ");
+            }
+            self.value(&item)?;
+            i += 1;
+        }
+        self.out.push(b']');
+        self.leave();
+        Ok(())
+    }
+
+    fn tuple(&mut self, obj: &Bound<'py, PyAny>, tuple: &Bound<'py, PyTuple>) -> PyResult<()> {
+        if tuple.is_empty() {
+            self.out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        self.enter(obj)?;
+        self.out.push(b'[');
+        for (i, item) in tuple.iter().enumerate() {
+            if i > 0 {
+                self.out.extend_from_slice(b", ");
+            }
+            self.value(&item)?;
+        }
+        self.out.push(b']');
+        self.leave();
+        Ok(())
+    }
+
+    /// list and tuple subclasses: simplejson iterates them (`__iter__` is honoured).
+    fn iterable(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        if !obj.is_truthy()? {
+            self.out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        self.enter(obj)?;
+        self.out.push(b'[');
+        for (i, item) in obj.try_iter()?.enumerate() {
+            if i > 0 {
+                self.out.extend_from_slice(b", ");
+            }
+            self.value(&item?)?;
+        }
+        self.out.push(b']');
+        self.leave();
+        Ok(())
+    }
+
+    fn dict(&mut self, obj: &Bound<'py, PyAny>, dict: &Bound<'py, PyDict>) -> PyResult<()> {
+        if dict.is_empty() {
+            self.out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        self.enter(obj)?;
+        self.out.push(b'{');
+        let mut first = true;
+        for (key, value) in dict.iter() {
+            self.member(&key, &value, &mut first)?;
+        }
+        self.out.push(b'}');
+        self.leave();
+        Ok(())
+    }
+
+    /// dict subclasses: simplejson walks `obj.items()` (an `OrderedDict`'s order is honoured).
+    fn dict_items(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        if !obj.is_truthy()? {
+            self.out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        self.enter(obj)?;
+        self.out.push(b'{');
+        let mut first = true;
+        let items = obj.call_method0(intern!(self.py, "items"))?;
+        for pair in items.try_iter()? {
+            let pair = pair?;
+            let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = pair.extract()?;
+            self.member(&key, &value, &mut first)?;
+        }
+        self.out.push(b'}');
+        self.leave();
+        Ok(())
+    }
+
+    fn member(&mut self, key: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>, first: &mut bool) -> PyResult<()> {
+        if *first {
+            *first = false;
+        } else {
+            self.out.extend_from_slice(b", ");
+        }
+        if let Ok(s) = key.cast_exact::<PyString>() {
+            self.string(s)?;
+        } else {
+            self.key(key)?;
+        }
+        self.out.extend_from_slice(b": ");
+        self.value(value)
+    }
+
+    /// A non-`str` dict key, in simplejson's `_stringify_key` order.
+    fn key(&mut self, key: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        if let Ok(s) = key.cast::<PyString>() {
+            return self.string(s);
+        }
+        if let Ok(b) = key.cast::<PyBytes>() {
+            let text = bytes_as_utf8(b)?;
+            write_str(text, self.ensure_ascii, self.out);
+            return Ok(());
+        }
+        self.out.push(b'"');
+        if let Ok(f) = key.cast::<PyFloat>() {
+            let value = if f.is_exact_instance_of::<PyFloat>() {
+                f.value()
+            } else {
+                py.get_type::<PyFloat>().call1((key,))?.cast::<PyFloat>()?.value()
+            };
+            write_float_repr(value, self.out);
+        } else if let Ok(b) = key.cast_exact::<PyBool>() {
+            self.out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        } else if key.is_none() {
+            self.out.extend_from_slice(b"null");
+        } else if key.is_instance_of::<PyInt>() {
+            if key.is_exact_instance_of::<PyInt>() {
+                self.int(key)?;
+            } else {
+                let value = py.get_type::<PyInt>().call1((key,))?;
+                self.int(&value)?;
+            }
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "keys must be str, int, float, bool or None, not {}",
+                class_name(key)?
+            )));
+        }
+        self.out.push(b'"');
+        Ok(())
+    }
+}
+
+/// `o.__class__.__name__`, as simplejson's messages use it.
+fn class_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = obj.py();
+    let class = obj.getattr(intern!(py, "__class__"))?;
+    class.getattr(intern!(py, "__name__"))?.extract()
+}
+
+/// Decodes nested `bytes` as UTF-8; invalid input raises Python's own `UnicodeDecodeError`
+/// (`'utf-8' codec can't decode byte 0xff in position 0: invalid start byte`).
+fn bytes_as_utf8<'a>(b: &'a Bound<'_, PyBytes>) -> PyResult<&'a str> {
+    if let Ok(text) = std::str::from_utf8(b.as_bytes()) {
+        return Ok(text);
+    }
+    let py = b.py();
+    // Let Python build the exact exception; it cannot succeed where Rust failed.
+    b.call_method1(intern!(py, "decode"), (intern!(py, "utf-8"),))?;
+    Err(PyValueError::new_err("invalid UTF-8"))
+}
+
+/// simplejson's `call_method(obj, "_asdict")`: a callable `_asdict` attribute is called; a
+/// `TypeError` from the call means "not a namedtuple" and is swallowed, as simplejson does.
+fn call_asdict<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = obj.py();
+    let Some(method) = obj.getattr_opt(intern!(py, "_asdict"))? else {
+        return Ok(None);
+    };
+    if !method.is_callable() {
+        return Ok(None);
+    }
+    match method.call0() {
+        Ok(result) => Ok(Some(result)),
+        Err(err) if err.is_instance_of::<PyTypeError>(py) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+static DECIMAL_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// True for `decimal.Decimal` instances. Never imports `decimal`: if it is not in `sys.modules`
+/// no object can be a Decimal.
+fn is_decimal(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = obj.py();
+    if let Some(ty) = DECIMAL_TYPE.get(py) {
+        return obj.is_instance(ty.bind(py));
+    }
+    let Some(module) = sys_module(py, "decimal")? else {
+        return Ok(false);
+    };
+    let Some(ty) = module.getattr_opt(intern!(py, "Decimal"))? else {
+        return Ok(false);
+    };
+    let Ok(ty) = ty.cast_into::<PyType>() else {
+        return Ok(false);
+    };
+    let result = obj.is_instance(&ty)?;
+    let _ = DECIMAL_TYPE.set(py, ty.unbind());
+    Ok(result)
+}
+
+/// `simplejson.RawJSON` instances (only possible when the user imported simplejson): their
+/// `encoded_json` text is written verbatim, as simplejson does.
+fn is_raw_json(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = obj.py();
+    let Some(module) = sys_module(py, "simplejson.raw_json")? else {
+        return Ok(false);
+    };
+    let Some(ty) = module.getattr_opt(intern!(py, "RawJSON"))? else {
+        return Ok(false);
+    };
+    let Ok(ty) = ty.cast::<PyType>() else {
+        return Ok(false);
+    };
+    obj.is_instance(ty)
+}
+
+/// `sys.modules.get(name)`, without importing anything.
+fn sys_module<'py>(py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let modules = py.import(intern!(py, "sys"))?.getattr(intern!(py, "modules"))?;
+    match modules.cast::<PyDict>() {
+        Ok(modules) => modules.get_item(name),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Decimal digits of `value`.
+pub(crate) fn write_u64(mut value: u64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[pos..]);
+}
+
+fn write_i64(value: i64, out: &mut Vec<u8>) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    write_u64(value.unsigned_abs(), out);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn write_u_escape(unit: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        HEX[((unit >> 12) & 0xf) as usize],
+        HEX[((unit >> 8) & 0xf) as usize],
+        HEX[((unit >> 4) & 0xf) as usize],
+        HEX[(unit & 0xf) as usize],
+    ]);
+}
+
+/// Writes `text` as a JSON string literal (with quotes).
+pub(crate) fn write_str(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    write_str_body(text, ensure_ascii, out);
+    out.push(b'"');
+}
+
+fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    loop {
+        let i = scan_plain(bytes, start, ensure_ascii);
+        out.extend_from_slice(&bytes[start..i]);
+        let Some(&b) = bytes.get(i) else {
+            return;
+        };
+        if b < 0x7f {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => write_u_escape(u32::from(b), out),
+            }
+            start = i + 1;
+        } else {
+            // Non-ASCII (or DEL) with ensure_ascii: one code point as \uXXXX or a surrogate pair.
+            let c = text[i..].chars().next().unwrap_or('\u{fffd}');
+            let cp = u32::from(c);
+            if cp >= 0x10000 {
+                let v = cp - 0x10000;
+                write_u_escape(0xd800 | (v >> 10), out);
+                write_u_escape(0xdc00 | (v & 0x3ff), out);
+            } else {
+                write_u_escape(cp, out);
+            }
+            start = i + c.len_utf8();
+        }
+    }
+}
+
+/// Index of the first byte at or after `i` that is `"`, `\\`, a control character below 0x20,
+/// or (when `stop_non_ascii`) 0x7f or above; `bytes.len()` if none. Eight bytes at a time: each
+/// test below flags the lowest matching byte exactly (borrows and carries only run upwards).
+#[inline]
+pub(crate) fn scan_plain(bytes: &[u8], mut i: usize, stop_non_ascii: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        let mut mask = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w);
+        if stop_non_ascii {
+            mask |= w.wrapping_add(ONES) | w;
+        }
+        mask &= HIGH;
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 || (stop_non_ascii && b >= 0x7f) {
+            return i;
+        }
+        i += 1;
+    }
+    i
 }

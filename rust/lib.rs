@@ -12,6 +12,7 @@ mod headers;
 mod http;
 mod json_decode;
 mod json_encode;
+mod json_float;
 mod py_client;
 mod rie;
 mod runtime_api;
@@ -19,6 +20,9 @@ mod runtime_api;
 /// The native module `fastric._fastric`.
 #[pymodule]
 mod _fastric {
+    use pyo3::prelude::*;
+    use pyo3::types::PyBytes;
+
     #[pymodule_export]
     const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -30,4 +34,23 @@ mod _fastric {
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
     #[pymodule_export]
     use crate::rie::rie_main;
+
+    /// `json_loads(data: bytes) -> Any`: decodes a JSON document with `simplejson.loads(bytes)`
+    /// semantics (awslambdaric 4.2.2's event decoding). Invalid documents raise `ValueError`
+    /// (a `JSONDecodeError`, `UnicodeDecodeError` or `RecursionError` as simplejson would) whose
+    /// `str()` is simplejson 4.3.0's message. Uses the Rust fast path, else
+    /// `fastric._json_compat.loads`.
+    #[pyfunction]
+    fn json_loads<'py>(py: Python<'py>, data: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
+        crate::json_decode::loads(py, data)
+    }
+
+    /// `json_dumps(obj, ensure_ascii: bool) -> bytes`: the UTF-8 bytes of awslambdaric 4.2.2's
+    /// `Encoder().encode(obj)` (simplejson 4.3.0; `ensure_ascii` is `False` only for the
+    /// 3.12–3.15 `AWS_EXECUTION_ENV` values). Raises `TypeError` / `ValueError` /
+    /// `RecursionError` with simplejson's messages.
+    #[pyfunction]
+    fn json_dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, ensure_ascii: bool) -> PyResult<Bound<'py, PyBytes>> {
+        crate::json_encode::dumps(py, obj, ensure_ascii)
+    }
 }

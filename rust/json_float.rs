@@ -1,0 +1,225 @@
+//! Python's `float.__repr__` for `f64`, written without calling Python.
+//!
+//! simplejson (and so awslambdaric) writes finite floats with `repr()`; `CPython`'s repr takes the
+//! shortest digit string that round-trips (David Gay's mode 0) and then picks fixed or scientific
+//! notation: scientific when the decimal exponent `decpt` (value = 0.DIGITS × 10^decpt) is
+//! `< -3` or `> 16`, otherwise fixed with at least one digit after the point. Rust's `{:e}` also
+//! yields the shortest round-trip digits (closest to the exact value), so we reuse them and only
+//! re-lay them out.
+
+use std::io::Write as _;
+
+/// Appends `repr(value)` as Python would print it (`1e+16`, `1e-07`, `-0.0`, `5e-324`,
+/// `0.1`, `1000000000000000.0`), or `NaN` / `Infinity` / `-Infinity` for non-finite values
+/// (simplejson's `allow_nan=True` spellings).
+pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
+    if value.is_nan() {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"Infinity" } else { b"-Infinity" });
+        return;
+    }
+    // `{:e}` of an f64 is at most 1 sign + 17 digits + '.' + 'e' + '-' + 3 digits = 24 bytes.
+    let mut buf = [0u8; 40];
+    let len = {
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        // Writing into a 40-byte buffer cannot fail for an f64.
+        let _ = write!(cursor, "{value:e}");
+        cursor.position() as usize
+    };
+    let text = &buf[..len];
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let (mantissa, exp_part) = text.split_at(e_at);
+    let mut digits = [0u8; 24];
+    let mut ndigits = 0;
+    for &b in mantissa {
+        if b.is_ascii_digit() {
+            digits[ndigits] = b;
+            ndigits += 1;
+        }
+    }
+    let exp10: i32 = parse_exp(exp_part.get(1..).unwrap_or(b"0"));
+    prefer_even_on_tie(value.abs(), &mut digits[..ndigits], exp10);
+    // value = d.ddd × 10^exp10 = 0.dddd × 10^(exp10 + 1)
+    let decpt = exp10 + 1;
+    let digits = &digits[..ndigits];
+    if negative {
+        out.push(b'-');
+    }
+    if (-3..=16).contains(&decpt) {
+        if decpt <= 0 {
+            out.extend_from_slice(b"0.");
+            for _ in 0..(-decpt) {
+                out.push(b'0');
+            }
+            out.extend_from_slice(digits);
+        } else {
+            let decpt = decpt as usize;
+            if ndigits <= decpt {
+                out.extend_from_slice(digits);
+                for _ in ndigits..decpt {
+                    out.push(b'0');
+                }
+                out.extend_from_slice(b".0");
+            } else {
+                out.extend_from_slice(&digits[..decpt]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[decpt..]);
+            }
+        }
+    } else {
+        out.push(digits[0]);
+        if ndigits > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp10 < 0 { b'-' } else { b'+' });
+        let e = exp10.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        crate::json_encode::write_u64(u64::from(e), out);
+    }
+}
+
+/// When the exact value lies exactly halfway between two shortest candidates, `CPython`'s repr
+/// picks the one whose last digit is even; Rust's formatter may pick the other (e.g.
+/// `73177653367606.625` → Python `…606.62`, Rust `…606.63`). Only odd last digits can differ.
+fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0') % 2 == 0 {
+        return;
+    }
+    // The exact decimal expansion of an f64 has at most 767 significant digits.
+    let exact = format!("{value:.1100e}");
+    let Some((mantissa, exp)) = exact.split_once('e') else {
+        return;
+    };
+    if exp.parse::<i32>().ok() != Some(exp10) {
+        return;
+    }
+    let exact_digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let significant = exact_digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+    let exact_digits = &exact_digits[..significant];
+    if exact_digits.len() != n + 1 || exact_digits[n] != b'5' || exact_digits[..n - 1] != digits[..n - 1] {
+        return;
+    }
+    // Halfway between `…(d)` and `…(d±1)`: take the neighbour of `last` on the other side.
+    let other = if exact_digits[n - 1] == last {
+        if last == b'9' {
+            return;
+        }
+        last + 1
+    } else if exact_digits[n - 1] + 1 == last {
+        last - 1
+    } else {
+        return;
+    };
+    let mut candidate = String::with_capacity(n + 8);
+    for (i, &d) in digits.iter().enumerate() {
+        candidate.push(char::from(if i == n - 1 { other } else { d }));
+    }
+    candidate.push('e');
+    candidate.push_str(&(exp10 - (n as i32 - 1)).to_string());
+    if candidate.parse::<f64>().ok() == Some(value) {
+        digits[n - 1] = other;
+    }
+}
+
+fn parse_exp(text: &[u8]) -> i32 {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let mut value: i32 = 0;
+    for &b in digits {
+        value = value * 10 + i32::from(b - b'0');
+    }
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_float_repr;
+
+    fn repr(v: f64) -> String {
+        let mut out = Vec::new();
+        write_float_repr(v, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    // The halfway cases below are written exactly on purpose (they are exact binary values).
+    #[allow(clippy::excessive_precision)]
+    fn matches_python_repr_on_known_values() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1.5e15, "1500000000000000.0"),
+            (1e-7, "1e-07"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (0.001_234, "0.001234"),
+            (5e-324, "5e-324"),
+            (1e308, "1e+308"),
+            (1.797_693_134_862_315_7e308, "1.7976931348623157e+308"),
+            (2.225_073_858_507_201_4e-308, "2.2250738585072014e-308"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (123_456_789_012_345_680.0, "1.2345678901234568e+17"),
+            (9_007_199_254_740_993.0, "9007199254740992.0"),
+            (1e22, "1e+22"),
+            (2.5e20, "2.5e+20"),
+            (123.456, "123.456"),
+            (-2.5, "-2.5"),
+            (1e100, "1e+100"),
+            (1.234e-100, "1.234e-100"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (std::f64::consts::PI, "3.141592653589793"),
+            (12_345_678_901_234_567.0, "1.2345678901234568e+16"),
+            (1_234_567_890_123_456.7, "1234567890123456.8"),
+            (-935_764_834_124_542.25, "-935764834124542.2"),
+            (73_177_653_367_606.625, "73177653367606.62"),
+            (2_181_084_933_252_552.25, "2181084933252552.2"),
+        ];
+        for &(value, expected) in cases {
+            assert_eq!(repr(value), expected, "repr of {value:e}");
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        // A cheap xorshift over bit patterns: every output must parse back to the same bits.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = f64::from_bits(state);
+            if !v.is_finite() {
+                continue;
+            }
+            let text = repr(v);
+            let back: f64 = text.parse().unwrap_or(f64::NAN);
+            assert_eq!(back.to_bits(), v.to_bits(), "{text}");
+        }
+    }
+}
