@@ -116,7 +116,10 @@ pub(crate) fn run_invoke_loop(
             // and the environment is still usable, so carry on (awslambdaric exits here instead).
             diagnostics::log(
                 Level::Error,
-                &format!("posting the result of invocation {} failed: {err}; continuing", invocation.request_id),
+                &format!(
+                    "posting the result of invocation {} failed: {err}; continuing",
+                    invocation.request_id
+                ),
             );
         }
     }
@@ -137,12 +140,18 @@ fn process_invocation(
         Err(err) => return error_outcome(py, hooks, err, &request_id),
     };
     if let Ok(bytes) = result.cast::<PyBytes>() {
-        return Ok(Outcome::Response { content_type: APPLICATION_UNKNOWN, body: bytes.as_bytes().to_vec() });
+        return Ok(Outcome::Response {
+            content_type: APPLICATION_UNKNOWN,
+            body: bytes.as_bytes().to_vec(),
+        });
     }
     let mut body = std::mem::take(encode_buffer);
     body.clear();
     match json_encode::encode(&result, hooks.ensure_ascii, &mut body) {
-        Ok(()) => Ok(Outcome::Response { content_type: APPLICATION_JSON, body }),
+        Ok(()) => Ok(Outcome::Response {
+            content_type: APPLICATION_JSON,
+            body,
+        }),
         Err(err) => {
             *encode_buffer = body;
             let fault = hooks.marshal_error.call1((err.into_value(py),))?;
@@ -158,14 +167,20 @@ fn set_invocation_state(
     invocation: &Invocation,
     request_id: &Bound<'_, PyString>,
 ) -> PyResult<()> {
-    hooks.state.set_item(intern!(py, "_GLOBAL_AWS_REQUEST_ID"), request_id)?;
-    hooks.state.set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
+    hooks
+        .state
+        .set_item(intern!(py, "_GLOBAL_AWS_REQUEST_ID"), request_id)?;
+    hooks
+        .state
+        .set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
     match invocation.trace_id.as_deref() {
         Some(trace_id) => {
             hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id)?;
         }
         None => {
-            hooks.environ.call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()))?;
+            hooks
+                .environ
+                .call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()))?;
         }
     }
     Ok(())
@@ -219,7 +234,10 @@ fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bou
             // The error reporter itself failed: still answer the invocation with something useful.
             let message = hook_err.to_string();
             diagnostics::log(Level::Error, &format!("building the error document failed: {message}"));
-            return Ok(Outcome::Error { body: fallback_error_document(request_id.to_str()?, &message), xray_cause: None });
+            return Ok(Outcome::Error {
+                body: fallback_error_document(request_id.to_str()?, &message),
+                xray_cause: None,
+            });
         }
         Err(hook_err) => return Err(hook_err),
     };
@@ -231,9 +249,15 @@ fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bou
 fn internal_error_outcome(invocation: &Invocation, message: &str) -> Outcome {
     diagnostics::log(
         Level::Error,
-        &format!("internal error while handling invocation {}: {message}", invocation.request_id),
+        &format!(
+            "internal error while handling invocation {}: {message}",
+            invocation.request_id
+        ),
     );
-    Outcome::Error { body: fallback_error_document(&invocation.request_id, message), xray_cause: None }
+    Outcome::Error {
+        body: fallback_error_document(&invocation.request_id, message),
+        xray_cause: None,
+    }
 }
 
 /// A minimal error document in awslambdaric's shape, built without Python.

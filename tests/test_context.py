@@ -7,13 +7,14 @@ import sys
 import time
 
 import pytest
-
 from fastric import bootstrap
 from fastric.errors import FaultException
 from fastric.lambda_context import Client, ClientContext, CognitoIdentity, LambdaContext
 
 REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present")
+needs_ref = pytest.mark.skipif(
+    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
+)
 
 ENV = {
     "AWS_LAMBDA_LOG_GROUP_NAME": "lg",
@@ -116,7 +117,11 @@ def test_missing_values(monkeypatch):
     assert ctx.invoked_function_arn == ""
     assert ctx.get_remaining_time_in_millis() == 0
     ctx2 = LambdaContext("rid", {"LastSequence": "0"}, None, 0)
-    assert (ctx2.client_context.custom, ctx2.client_context.env, ctx2.client_context.client) == (None, None, None)
+    assert (ctx2.client_context.custom, ctx2.client_context.env, ctx2.client_context.client) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_non_object_json_raises_attribute_error():

@@ -5,7 +5,6 @@ import os
 import subprocess
 
 import pytest
-
 from fastric import bootstrap
 from fastric.errors import (
     FaultException,
@@ -17,7 +16,9 @@ from fastric.errors import (
 )
 
 REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present")
+needs_ref = pytest.mark.skipif(
+    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
+)
 
 
 class RecordingSink:
@@ -54,8 +55,18 @@ def caught(func, *args):
 
 
 def test_make_error_normalises_falsy_values():
-    assert make_error(None, None, None) == {"errorMessage": "", "errorType": "", "requestId": "", "stackTrace": []}
-    assert list(make_error("m", "T", ["x"], "rid")) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert make_error(None, None, None) == {
+        "errorMessage": "",
+        "errorType": "",
+        "requestId": "",
+        "stackTrace": [],
+    }
+    assert list(make_error("m", "T", ["x"], "rid")) == [
+        "errorMessage",
+        "errorType",
+        "requestId",
+        "stackTrace",
+    ]
 
 
 def test_handle_error_user_exception(text_mode):
@@ -76,7 +87,9 @@ def test_handle_error_user_exception(text_mode):
         f'  File "{here}", line {line_handler}, in handler\n    helper()\n',
         f'  File "{here}", line {line_helper}, in helper\n    raise KeyError("missing-key")\n',
     ]
-    assert body.startswith(b'{"errorMessage": "\'missing-key\'", "errorType": "KeyError", "requestId": "rid-1", ')
+    assert body.startswith(
+        b'{"errorMessage": "\'missing-key\'", "errorType": "KeyError", "requestId": "rid-1", '
+    )
     xray = json.loads(cause)
     assert list(xray) == ["working_directory", "exceptions", "paths"]
     assert xray["working_directory"] == os.getcwd()
@@ -98,7 +111,9 @@ def test_fault_exception_document(text_mode):
         b'"errorType": "Runtime.MarshalError", "requestId": "rid-2", "stackTrace": []}'
     )
     assert cause == (
-        '{"working_directory": "' + os.getcwd() + '", "exceptions": [{"message": "Unable to marshal response: '
+        '{"working_directory": "'
+        + os.getcwd()
+        + '", "exceptions": [{"message": "Unable to marshal response: '
         'Object of type set is not JSON serializable", "type": "LambdaValidationError", "stack": []}], "paths": []}'
     )
     assert sink.errors == [

@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 import pytest
-
 from fastric import bootstrap
 
 REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present")
+needs_ref = pytest.mark.skipif(
+    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
+)
 
 MODULES = {
     "good_mod.py": "def handler(e, c):\n    return 'ok'\nNOT_CALLABLE = 'x'\n",
@@ -73,8 +74,16 @@ def test_success_and_slash_paths(modules):
     [
         ("good_mod.missing", "Runtime.HandlerNotFound", "Handler 'missing' missing on module 'good_mod'"),
         ("good_mod.", "Runtime.HandlerNotFound", "Handler '' missing on module 'good_mod'"),
-        ("nodot", "Runtime.MalformedHandlerName", "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)"),
-        ("sys.handler", "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys as a handler module"),
+        (
+            "nodot",
+            "Runtime.MalformedHandlerName",
+            "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)",
+        ),
+        (
+            "sys.handler",
+            "Runtime.BuiltInModuleConflict",
+            "Cannot use built-in module sys as a handler module",
+        ),
         (
             "import_fail_mod.handler",
             "Runtime.ImportModuleError",
@@ -104,7 +113,10 @@ def test_error_types_and_messages(modules, handler, error_type, message):
 def test_syntax_error_trace(modules):
     error, _ = load("bad_syntax_mod.handler")
     assert error["errorType"] == "Runtime.UserCodeSyntaxError"
-    assert error["errorMessage"] == "Syntax error in module 'bad_syntax_mod': invalid syntax (bad_syntax_mod.py, line 1)"
+    assert (
+        error["errorMessage"]
+        == "Syntax error in module 'bad_syntax_mod': invalid syntax (bad_syntax_mod.py, line 1)"
+    )
     assert error["stackTrace"] == [f'  File "{modules / "bad_syntax_mod.py"}" Line 1\n    def f(:\n']
 
 
@@ -113,7 +125,7 @@ def test_module_body_trace_keeps_importlib_frames(modules):
     trace = error["stackTrace"]
     assert "importlib/__init__.py" in trace[0] and "in import_module" in trace[0]
     assert trace[-1] == (
-        f'  File "{modules / "body_fail_mod.py"}", line 1, in <module>\n    raise RuntimeError(\'module body failed\')\n'
+        f"  File \"{modules / 'body_fail_mod.py'}\", line 1, in <module>\n    raise RuntimeError('module body failed')\n"
     )
     assert not any("fastric" in line for line in trace)
 
@@ -146,7 +158,7 @@ def test_matches_reference(modules):
         check=True,
     )
     expected = json.loads(ref.stdout)
-    for handler, want in zip(CASES, expected):
+    for handler, want in zip(CASES, expected, strict=False):
         got, _ = load(handler)
         if want is not None and got is not None:
             # Frames from the interpreter's own stdlib differ between the two venvs' Python paths only.

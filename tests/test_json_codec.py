@@ -623,11 +623,11 @@ def test_differential_against_reference(tmp_path):
             return ["err", type(e).__name__, str(e)]
 
     mismatches = []
-    for doc, want in zip(decode_docs, expected["decode"]):
+    for doc, want in zip(decode_docs, expected["decode"], strict=False):
         got = outcome(lambda doc=doc: repr(json_loads(doc)))
         if got != want:
             mismatches.append(("decode", doc[:80], got, want))
-    for (kind, payload), (want_ascii, want_utf8) in zip(encode_jobs, expected["encode"]):
+    for (kind, payload), (want_ascii, want_utf8) in zip(encode_jobs, expected["encode"], strict=False):
         if kind == "expr":
             obj_text = payload
 

@@ -10,11 +10,12 @@ import sys
 import time
 
 import pytest
-
 from fastric import log
 
 REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present")
+needs_ref = pytest.mark.skipif(
+    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
+)
 
 
 @pytest.fixture
@@ -56,7 +57,11 @@ def test_level_from_env():
 
 def test_log_format():
     assert log.log_format_is_json("JSON") and log.log_format_is_json("json")
-    assert not log.log_format_is_json(None) and not log.log_format_is_json("TEXT") and not log.log_format_is_json("")
+    assert (
+        not log.log_format_is_json(None)
+        and not log.log_format_is_json("TEXT")
+        and not log.log_format_is_json("")
+    )
 
 
 def test_text_line(root_logger):
@@ -79,7 +84,15 @@ def test_text_with_level_uses_level_frame_types(root_logger):
     handler = log.setup_logging(False, "DEBUG", sink, {})
     assert type(handler) is log.LambdaLoggerHandlerWithFrameType
     assert root_logger.level == logging.DEBUG
-    for level, code in [(10, 0xA55A000B), (20, 0xA55A000F), (30, 0xA55A0013), (40, 0xA55A0017), (50, 0xA55A001B), (5, 0xA55A0003), (55, 0xA55A001B)]:
+    for level, code in [
+        (10, 0xA55A000B),
+        (20, 0xA55A000F),
+        (30, 0xA55A0013),
+        (40, 0xA55A0017),
+        (50, 0xA55A001B),
+        (5, 0xA55A0003),
+        (55, 0xA55A001B),
+    ]:
         handler.handle(record(level))
         assert sink.records[-1][1] == code.to_bytes(4, "big")
 
@@ -180,7 +193,11 @@ def read_frames(fd):
         pass
     frames = []
     while data:
-        ftype, length, ts = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big"), int.from_bytes(data[8:16], "big")
+        ftype, length, ts = (
+            int.from_bytes(data[:4], "big"),
+            int.from_bytes(data[4:8], "big"),
+            int.from_bytes(data[8:16], "big"),
+        )
         frames.append((ftype, length, ts, data[16 : 16 + length]))
         data = data[16 + length :]
     return frames

@@ -13,7 +13,9 @@ from test_rie_fixtures import rie_factory  # noqa: F401
 def run(args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_") and k != "_HANDLER"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "fastric.rie", *args], capture_output=True, env=full_env, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "fastric.rie", *args], capture_output=True, env=full_env, timeout=30
+    )
 
 
 def test_help_and_version():
@@ -30,8 +32,17 @@ def test_refusals():
     assert r.returncode == 2 and b"AWS_LAMBDA_MAX_CONCURRENCY" in r.stderr
     r = run(["--no-such-option", "x"])
     assert r.returncode == 2 and b"unknown option --no-such-option" in r.stderr
-    r = run(["--runtime-api-address", "127.0.0.1:0", "--runtime-interface-emulator-address", "127.0.0.1:0",
-             "--log-level", "loud", "x"])
+    r = run(
+        [
+            "--runtime-api-address",
+            "127.0.0.1:0",
+            "--runtime-interface-emulator-address",
+            "127.0.0.1:0",
+            "--log-level",
+            "loud",
+            "x",
+        ]
+    )
     assert r.returncode == 2
 
 

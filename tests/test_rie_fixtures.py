@@ -37,9 +37,20 @@ class Rie:
         full_env.pop("_HANDLER", None)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fastric.rie", "--runtime-interface-emulator-address", "127.0.0.1:0",
-             "--runtime-api-address", "127.0.0.1:0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd,
+            [
+                sys.executable,
+                "-m",
+                "fastric.rie",
+                "--runtime-interface-emulator-address",
+                "127.0.0.1:0",
+                "--runtime-api-address",
+                "127.0.0.1:0",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=cwd,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import signal
 import subprocess
@@ -13,10 +12,9 @@ import time
 
 import httpx
 import pytest
-
 from test_rie_fixtures import RUNTIMES, UUID4, pid_alive, rie_factory, wait_dead  # noqa: F401
 
-APP = r'''
+APP = r"""
 import os, subprocess, sys, time
 MARK = os.environ.get("RIE_TEST_MARK")
 if MARK:
@@ -57,7 +55,7 @@ def handler(event, context):
         with open(event["path"], "w") as f:
             f.write(context.aws_request_id)
     return {"pid": os.getpid(), "rid": context.aws_request_id}
-'''
+"""
 
 pytestmark = pytest.mark.skipif(not RUNTIMES, reason="no runtime available")
 
@@ -109,8 +107,19 @@ def test_success_headers_body_and_logs(rie_factory, runtime, app_dir):  # noqa: 
 def test_success_with_curl(rie_factory, runtime, app_dir):  # noqa: F811
     rie = start(rie_factory, runtime, app_dir)
     out = subprocess.run(
-        ["curl", "-s", "-i", "-X", "POST", rie.invoke_url.replace("/function/", "/any-name/"), "-d", '{"x":1}'],
-        capture_output=True, check=True, timeout=30,
+        [
+            "curl",
+            "-s",
+            "-i",
+            "-X",
+            "POST",
+            rie.invoke_url.replace("/function/", "/any-name/"),
+            "-d",
+            '{"x":1}',
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
     ).stdout.decode()
     head, body = out.split("\r\n\r\n", 1)
     assert head.startswith("HTTP/1.1 200 OK\r\n")
@@ -125,7 +134,10 @@ def test_function_error(rie_factory, runtime, app_dir):  # noqa: F811
     assert r.headers["x-amz-function-error"] == "Unhandled"
     doc = r.json()
     assert (doc["errorType"], doc["errorMessage"], doc["requestId"]) == (
-        "ValueError", "boom", r.headers["x-amzn-requestid"])
+        "ValueError",
+        "boom",
+        r.headers["x-amzn-requestid"],
+    )
     assert rie.wait_stdout(r"Status: error\tError Type: Unhandled")
 
 
@@ -138,7 +150,8 @@ def test_timeout_then_reinit(rie_factory, runtime, app_dir):  # noqa: F811
     assert r.headers["x-amz-function-error"] == "Unhandled"
     assert r.content == (
         b'{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: %s Error: Task timed out after 1.00 seconds"}'
-        % rid.encode())
+        % rid.encode()
+    )
     assert wait_dead(pid)
     r = post(rie, {})
     assert r.status_code == 200 and r.json()["pid"] != pid
@@ -146,10 +159,13 @@ def test_timeout_then_reinit(rie_factory, runtime, app_dir):  # noqa: F811
     assert rie.wait_stdout(rf"REPORT RequestId: {rid}\t.*\tStatus: timeout\n")
 
 
-@pytest.mark.parametrize(("action", "detail"), [
-    ({"action": "exit", "code": 7}, "exit status 7"),
-    ({"action": "kill"}, "signal: killed"),
-])
+@pytest.mark.parametrize(
+    ("action", "detail"),
+    [
+        ({"action": "exit", "code": 7}, "exit status 7"),
+        ({"action": "kill"}, "signal: killed"),
+    ],
+)
 def test_crash_then_reinit(rie_factory, runtime, app_dir, action, detail):  # noqa: F811
     rie = start(rie_factory, runtime, app_dir)
     pid = post(rie, {}).json()["pid"]
@@ -159,7 +175,8 @@ def test_crash_then_reinit(rie_factory, runtime, app_dir, action, detail):  # no
     assert r.headers["x-amz-function-error"] == "Unhandled"
     assert r.content == (
         b'{"errorType":"Runtime.ExitError","errorMessage":"RequestId: %s Error: Runtime exited with error: %s"}'
-        % (rid.encode(), detail.encode()))
+        % (rid.encode(), detail.encode())
+    )
     r = post(rie, {})
     assert r.status_code == 200 and r.json()["pid"] != pid
     assert rie.wait_stdout(rf"^RequestId: {rid} Error: Runtime exited with error: {detail}\n")
@@ -194,13 +211,17 @@ def test_request_too_large(rie_factory, runtime, app_dir):  # noqa: F811
     r = post(rie, b"x" * 6291457)
     assert r.status_code == 413
     assert r.headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
-    assert r.content == (b'{"Type":"User","message":"Request must be smaller than 6291456 bytes '
-                         b'for the InvokeFunction operation"}')
+    assert r.content == (
+        b'{"Type":"User","message":"Request must be smaller than 6291456 bytes '
+        b'for the InvokeFunction operation"}'
+    )
     r = post(rie, b"x" * 1048577, headers={"X-Amz-Invocation-Type": "Event"})
     assert r.status_code == 413
     assert r.headers["x-amzn-errortype"] == "RequestEntityTooLargeException"
-    assert r.content == (b'{"Type":"User","message":"1048577 byte payload is too large for the Event '
-                         b'invocation type (limit 1048576 bytes)"}')
+    assert r.content == (
+        b'{"Type":"User","message":"1048577 byte payload is too large for the Event '
+        b'invocation type (limit 1048576 bytes)"}'
+    )
     assert post(rie, {}).status_code == 200
 
 
@@ -209,8 +230,10 @@ def test_response_too_large(rie_factory, runtime, app_dir):  # noqa: F811
     r = post(rie, {"action": "big", "n": 6291556})
     assert r.status_code == 200
     assert r.headers["x-amz-function-error"] == "Unhandled"
-    assert r.content == (b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
-                         b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}')
+    assert r.content == (
+        b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
+        b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}'
+    )
     assert post(rie, {}).status_code == 200
 
 
@@ -231,16 +254,31 @@ def test_event_and_dry_run(rie_factory, runtime, app_dir):  # noqa: F811
 
 
 def test_context_headers_pass_through(rie_factory, runtime, app_dir):  # noqa: F811
-    rie = start(rie_factory, runtime, app_dir, env={"AWS_REGION": "eu-west-3", "AWS_LAMBDA_FUNCTION_NAME": "fn"})
+    rie = start(
+        rie_factory, runtime, app_dir, env={"AWS_REGION": "eu-west-3", "AWS_LAMBDA_FUNCTION_NAME": "fn"}
+    )
     cc = base64.b64encode(json.dumps({"custom": {"k": "v"}, "env": {}, "client": {}}).encode()).decode()
-    r = post(rie, {"action": "context"}, headers={
-        "X-Amz-Client-Context": cc, "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-        "X-Amz-Tenant-Id": "tenant-7"})
+    r = post(
+        rie,
+        {"action": "context"},
+        headers={
+            "X-Amz-Client-Context": cc,
+            "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "X-Amz-Tenant-Id": "tenant-7",
+        },
+    )
     assert r.status_code == 200
     assert r.json() == {
-        "custom": {"k": "v"}, "trace": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
-        "tenant": "tenant-7", "arn": "arn:aws:lambda:eu-west-3:012345678912:function:fn", "name": "fn",
-        "memory": "3008", "version": "$LATEST", "group": "/aws/lambda/Functions", "remaining_ok": True}
+        "custom": {"k": "v"},
+        "trace": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+        "tenant": "tenant-7",
+        "arn": "arn:aws:lambda:eu-west-3:012345678912:function:fn",
+        "name": "fn",
+        "memory": "3008",
+        "version": "$LATEST",
+        "group": "/aws/lambda/Functions",
+        "remaining_ok": True,
+    }
     r = post(rie, {}, headers={"X-Amz-Client-Context": "%%%"})
     assert r.status_code == 400
     assert r.headers["x-amzn-errortype"] == "InvalidRequestContentException"
@@ -275,7 +313,7 @@ def test_signal_stops_runtime_group_without_orphans(rie_factory, runtime, app_di
 
 def test_runtime_env(rie_factory, app_dir):  # noqa: F811
     script = app_dir / "env.sh"
-    script.write_text("#!/bin/sh\nenv > \"$OUT\"\nexec sleep 1000\n")
+    script.write_text('#!/bin/sh\nenv > "$OUT"\nexec sleep 1000\n')
     script.chmod(0o755)
     out = app_dir / "env.txt"
     rie = rie_factory(["--eager-init", str(script), "my.handler"], env={"OUT": str(out)}, cwd=app_dir)

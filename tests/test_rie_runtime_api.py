@@ -11,15 +11,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from test_rie_fixtures import UUID4, pid_alive, rie_factory, wait_dead  # noqa: F401
 
 SLEEP = shutil.which("sleep") or "/bin/sleep"
 
 
 def transition(src: str, dst: str) -> bytes:
-    return (b'{"errorMessage":"State transition from %s to %s failed for runtime. Error: State transition is not '
-            b'allowed","errorType":"InvalidStateTransition"}' % (src.encode(), dst.encode()))
+    return (
+        b'{"errorMessage":"State transition from %s to %s failed for runtime. Error: State transition is not '
+        b'allowed","errorType":"InvalidStateTransition"}' % (src.encode(), dst.encode())
+    )
 
 
 ACCEPTED = b'{"status":"OK"}'
@@ -48,14 +49,23 @@ def fake(rie_factory):  # noqa: F811
         rie = rie_factory(["--eager-init", *opts, SLEEP, "1000"], env=env)
         rie.client = httpx.Client(base_url=rie.base, timeout=30)
         return rie
+
     return start
 
 
 def test_next_headers_and_response(fake):
     rie = fake(env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "30", "AWS_LAMBDA_FUNCTION_NAME": "fn"})
     cc = base64.b64encode(b'{"custom":{"a":"b"}}').decode()
-    inv = Invoke(rie, b'{"k": [1, 2]}', {"X-Amz-Client-Context": cc, "X-Amzn-Trace-Id": "Root=1-abc;Sampled=1",
-                                          "X-Amz-Tenant-Id": "t-1", "X-Amz-Cognito-Identity": '{"cognitoIdentityId":"i"}'})
+    inv = Invoke(
+        rie,
+        b'{"k": [1, 2]}',
+        {
+            "X-Amz-Client-Context": cc,
+            "X-Amzn-Trace-Id": "Root=1-abc;Sampled=1",
+            "X-Amz-Tenant-Id": "t-1",
+            "X-Amz-Cognito-Identity": '{"cognitoIdentityId":"i"}',
+        },
+    )
     before = time.time() * 1000
     nxt = rie.client.get("/runtime/invocation/next")
     assert nxt.status_code == 200
@@ -72,25 +82,44 @@ def test_next_headers_and_response(fake):
     assert before + 29_000 <= int(h["lambda-runtime-deadline-ms"]) <= time.time() * 1000 + 30_000
     # wrong request id
     r = rie.client.post("/runtime/invocation/not-the-id/response", content=b"x")
-    assert (r.status_code, r.content) == (400, b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}')
+    assert (r.status_code, r.content) == (
+        400,
+        b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}',
+    )
     # a second /next while running
     r = rie.client.get("/runtime/invocation/next")
     assert (r.status_code, r.content) == (403, transition("Running", "Ready"))
     # a stale invocation id
-    r = rie.client.post(f"/runtime/invocation/{rid}/response", content=b"x",
-                        headers={"Lambda-Runtime-Invocation-Id": "00000000-0000-4000-8000-000000000000"})
+    r = rie.client.post(
+        f"/runtime/invocation/{rid}/response",
+        content=b"x",
+        headers={"Lambda-Runtime-Invocation-Id": "00000000-0000-4000-8000-000000000000"},
+    )
     assert r.status_code == 410 and r.json()["errorType"] == "InvokeTimeout"
-    r = rie.client.post(f"/runtime/invocation/{rid}/response", content=b"plain bytes",
-                        headers={"Content-Type": "text/plain", "Lambda-Runtime-Invocation-Id": h["lambda-runtime-invocation-id"]})
+    r = rie.client.post(
+        f"/runtime/invocation/{rid}/response",
+        content=b"plain bytes",
+        headers={
+            "Content-Type": "text/plain",
+            "Lambda-Runtime-Invocation-Id": h["lambda-runtime-invocation-id"],
+        },
+    )
     assert (r.status_code, r.content) == (202, ACCEPTED)
     resp = inv.result()
-    assert (resp.status_code, resp.content, resp.headers["content-type"]) == (200, b"plain bytes", "text/plain")
+    assert (resp.status_code, resp.content, resp.headers["content-type"]) == (
+        200,
+        b"plain bytes",
+        "text/plain",
+    )
     assert resp.headers["x-amzn-requestid"] == rid
     # posting twice, or /error after the response
     r = rie.client.post(f"/runtime/invocation/{rid}/response", content=b"again")
     assert (r.status_code, r.content) == (403, transition("RuntimeResponseSentState", "InvocationResponse"))
     r = rie.client.post(f"/runtime/invocation/{rid}/error", content=b"{}")
-    assert (r.status_code, r.content) == (403, transition("RuntimeResponseSentState", "InvocationErrorResponse"))
+    assert (r.status_code, r.content) == (
+        403,
+        transition("RuntimeResponseSentState", "InvocationErrorResponse"),
+    )
     r = rie.client.post("/runtime/init/error", content=b"{}")
     assert (r.status_code, r.content) == (403, transition("RuntimeResponseSentState", "InitError"))
     r = rie.client.get("/runtime/unknown")
@@ -111,11 +140,18 @@ def test_error_post_and_error_type_header(fake):
     ]:
         inv = Invoke(rie)
         rid = rie.client.get("/runtime/invocation/next").headers["lambda-runtime-aws-request-id"]
-        r = rie.client.post(f"/runtime/invocation/{rid}/error", content=body,
-                            headers={"Lambda-Runtime-Function-Error-Type": "Function.Custom"})
+        r = rie.client.post(
+            f"/runtime/invocation/{rid}/error",
+            content=body,
+            headers={"Lambda-Runtime-Function-Error-Type": "Function.Custom"},
+        )
         assert (r.status_code, r.content) == (202, ACCEPTED)
         resp = inv.result()
-        assert (resp.status_code, resp.headers["x-amz-function-error"], resp.content) == (200, "Unhandled", expected)
+        assert (resp.status_code, resp.headers["x-amz-function-error"], resp.content) == (
+            200,
+            "Unhandled",
+            expected,
+        )
 
 
 def test_response_too_large(fake):
@@ -124,7 +160,9 @@ def test_response_too_large(fake):
     rid = rie.client.get("/runtime/invocation/next").headers["lambda-runtime-aws-request-id"]
     r = rie.client.post(f"/runtime/invocation/{rid}/response", content=b"x" * 6291557)
     assert (r.status_code, r.content) == (
-        413, b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}')
+        413,
+        b'{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}',
+    )
     resp = inv.result()
     assert resp.headers["x-amz-function-error"] == "Unhandled"
     assert resp.json()["errorType"] == "Function.ResponseSizeTooLarge"
@@ -138,19 +176,27 @@ def test_response_too_large(fake):
 
 def test_init_error_kills_runtime_and_next_invoke_reinits(fake):
     rie = fake()
-    r = rie.client.post("/runtime/init/error", content=b'{"errorMessage":"bad","errorType":"Runtime.ImportModuleError"}',
-                        headers={"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+    r = rie.client.post(
+        "/runtime/init/error",
+        content=b'{"errorMessage":"bad","errorType":"Runtime.ImportModuleError"}',
+        headers={"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"},
+    )
     assert (r.status_code, r.content) == (202, ACCEPTED)
     r = rie.client.get("/runtime/invocation/next")
     assert (r.status_code, r.content) == (403, transition("InitError", "Ready"))
     resp = httpx.post(rie.invoke_url, content=b"{}", timeout=30)
     assert (resp.status_code, resp.headers["x-amz-function-error"], resp.content) == (
-        200, "Unhandled", b'{"errorMessage":"bad","errorType":"Runtime.ImportModuleError"}')
+        200,
+        "Unhandled",
+        b'{"errorMessage":"bad","errorType":"Runtime.ImportModuleError"}',
+    )
     # a fresh runtime (a new `sleep`) serves the next invoke, once the failed one is stopped
     # (it gets 2 s to exit by itself, then SIGKILL)
     inv = Invoke(rie)
     deadline = time.monotonic() + 10
-    while (nxt := rie.client.get("/runtime/invocation/next")).status_code == 403 and time.monotonic() < deadline:
+    while (
+        nxt := rie.client.get("/runtime/invocation/next")
+    ).status_code == 403 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert nxt.status_code == 200
     rid = nxt.headers["lambda-runtime-aws-request-id"]
@@ -164,12 +210,17 @@ def test_timeout_kills_sleep_and_keep_runtime_gives_410(fake):
     first = rie.client.get("/runtime/invocation/next").headers
     resp = inv.result()
     rid = first["lambda-runtime-aws-request-id"]
-    assert resp.content == (b'{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: %s Error: Task timed out '
-                            b'after 0.50 seconds"}' % rid.encode())
+    assert resp.content == (
+        b'{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: %s Error: Task timed out '
+        b'after 0.50 seconds"}' % rid.encode()
+    )
     inv2 = Invoke(rie, b'"second"')
     time.sleep(0.2)
-    r = rie.client.post(f"/runtime/invocation/{rid}/response", content=b"late",
-                        headers={"Lambda-Runtime-Invocation-Id": first["lambda-runtime-invocation-id"]})
+    r = rie.client.post(
+        f"/runtime/invocation/{rid}/response",
+        content=b"late",
+        headers={"Lambda-Runtime-Invocation-Id": first["lambda-runtime-invocation-id"]},
+    )
     assert r.status_code == 410
     nxt = rie.client.get("/runtime/invocation/next")
     assert nxt.content == b'"second"'
@@ -198,7 +249,10 @@ def test_crash_without_next_reports_exit(rie_factory):  # noqa: F811
     rie2 = rie_factory(["/nonexistent/bootstrap"])
     r = httpx.post(rie2.invoke_url, content=b"{}", timeout=30)
     assert (r.status_code, r.headers["x-amz-function-error"], r.json()["errorType"]) == (
-        200, "Unhandled", "Runtime.InvalidEntrypoint")
+        200,
+        "Unhandled",
+        "Runtime.InvalidEntrypoint",
+    )
 
 
 def test_concurrent_invokes_queue_behind_one_runtime(fake):

@@ -13,7 +13,6 @@ import threading
 import time
 
 import pytest
-
 from fastric import _fastric
 
 CLOSE = object()
@@ -40,7 +39,7 @@ class FakeRuntimeApi:
         while self.script and not self.stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -66,7 +65,7 @@ class FakeRuntimeApi:
                         try:
                             if not conn.recv(65536):
                                 break
-                        except socket.timeout:
+                        except TimeoutError:
                             continue
                         except OSError:
                             break
@@ -134,7 +133,10 @@ def test_next_invocation_attributes_and_request_bytes(fake):
                 b'{"k": "v"}',
                 [
                     ("Lambda-Runtime-Deadline-Ms", "1800000000000"),
-                    ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:f"),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        "arn:aws:lambda:us-east-1:000000000000:function:f",
+                    ),
                     ("lambda-runtime-trace-id", "Root=1-2-3;Sampled=1"),
                     ("Lambda-Runtime-Client-Context", '{"custom": {"a": 1}}'),
                     ("Lambda-Runtime-Cognito-Identity", '{"cognitoIdentityId": "id"}'),
@@ -161,7 +163,9 @@ def test_next_invocation_attributes_and_request_bytes(fake):
     with pytest.raises(AttributeError):
         inv.request_id = "other"
 
-    client.post_invocation_response(inv.request_id, b'{"ok": true}', "application/json", invocation_id="inv-1")
+    client.post_invocation_response(
+        inv.request_id, b'{"ok": true}', "application/json", invocation_id="inv-1"
+    )
     del client
     host = server.address
     assert server.seen == [
@@ -204,15 +208,22 @@ def test_error_init_and_restore_endpoints(fake):
     host = server.address.split("/")[0]
     heads = [seen[1].decode() for seen in server.seen]
     assert heads[0] == (
-        "POST /fn-a/2018-06-01/runtime/invocation/a%2Fb/error HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: ua\r\n"
-        "Content-Type: application/json\r\nLambda-Runtime-Function-XRay-Error-Cause: {\"x\": 1}\r\n"
+        "POST /fn-a/2018-06-01/runtime/invocation/a%2Fb/error HTTP/1.1\r\nHost: "
+        + host
+        + "\r\nUser-Agent: ua\r\n"
+        'Content-Type: application/json\r\nLambda-Runtime-Function-XRay-Error-Cause: {"x": 1}\r\n'
         "Lambda-Runtime-Invocation-Id: i-9\r\nContent-Length: 18\r\n\r\n"
     )
     assert heads[1] == (
         "POST /fn-a/2018-06-01/runtime/init/error HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: ua\r\n"
         "Lambda-Runtime-Function-Error-Type: Runtime.ImportModuleError\r\nContent-Length: 2\r\n\r\n"
     )
-    assert heads[2] == "GET /fn-a/2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: ua\r\n\r\n"
+    assert (
+        heads[2]
+        == "GET /fn-a/2018-06-01/runtime/restore/next HTTP/1.1\r\nHost: "
+        + host
+        + "\r\nUser-Agent: ua\r\n\r\n"
+    )
     assert heads[3] == (
         "POST /fn-a/2018-06-01/runtime/restore/error HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: ua\r\n"
         "Lambda-Runtime-Function-Error-Type: Runtime.AfterRestoreError\r\nContent-Length: 2\r\n\r\n"
@@ -278,7 +289,9 @@ def test_garbage_then_success_is_retried_and_diagnosed_on_telemetry_fd(fake):
     message = data[16 : 16 + length].decode()
     assert frame_type == 0xA55A0013  # TEXT, WARNING
     assert abs(timestamp_us / 1e6 - time.time()) < 60
-    assert message.startswith("[fastric] WARNING GET /runtime/invocation/next failed (attempt 1 of 6): bad response")
+    assert message.startswith(
+        "[fastric] WARNING GET /runtime/invocation/next failed (attempt 1 of 6): bad response"
+    )
     assert not message.endswith("\n")
     assert len(data) == 16 + length
 

@@ -82,7 +82,9 @@ class HttpRuntimeApiClient:
         self._user_agent = user_agent
         self._conn: Any = None
 
-    def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, Any, bytes]:
         for attempt in (0, 1):
             if self._conn is None:
                 self._conn = self._http.HTTPConnection(self._host)
@@ -102,7 +104,9 @@ class HttpRuntimeApiClient:
             return response.status, response, data
         raise AssertionError("unreachable")
 
-    def _one_shot(self, method: str, endpoint: str, expected: int, body: bytes | None, headers: dict[str, str]) -> None:
+    def _one_shot(
+        self, method: str, endpoint: str, expected: int, body: bytes | None, headers: dict[str, str]
+    ) -> None:
         conn = self._http.HTTPConnection(self._host)
         try:
             conn.request(method, self._base + endpoint, body, headers)
@@ -119,7 +123,9 @@ class HttpRuntimeApiClient:
     # GET /2018-06-01/runtime/invocation/next
     def next_invocation(self) -> Invocation:
         """Wait for the next invocation (blocks without timeout)."""
-        status, response, body = self._request("GET", self._base + "/invocation/next", None, {"User-Agent": self._user_agent})
+        status, response, body = self._request(
+            "GET", self._base + "/invocation/next", None, {"User-Agent": self._user_agent}
+        )
         if status != 200:
             raise RuntimeApiError(f"Failed to get next invocation. Http Response code: {status}")
         invocation = Invocation(body, response.getheader)

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
-    from typing import Any, Callable, NoReturn
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
 from . import log as _log
 from .errors import (
@@ -58,7 +60,9 @@ UNHANDLED_INIT_WARNING = (
 
 
 def _preview_warning() -> str:
-    host = "docs.amazonaws.cn" if os.environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
+    host = (
+        "docs.amazonaws.cn" if os.environ.get("AWS_REGION", "").startswith("cn-") else "docs.aws.amazon.com"
+    )
     return (
         "LAMBDA_WARNING: This Python runtime version is a preview; do not use it for production workloads. "
         f"Details and feedback: https://{host}/lambda/latest/dg/lambda-runtimes.html\r"
@@ -98,7 +102,8 @@ def _get_handler(handler: str) -> Callable[..., Any]:
 
     if modname.split(".")[0] in sys.builtin_module_names:
         raise FaultException(
-            FaultException.BUILT_IN_MODULE_CONFLICT, f"Cannot use built-in module {modname} as a handler module"
+            FaultException.BUILT_IN_MODULE_CONFLICT,
+            f"Cannot use built-in module {modname} as a handler module",
         )
     try:
         import importlib
@@ -160,9 +165,13 @@ def create_lambda_context(
     The JSON headers are parsed with the stdlib ``json.loads``, only when non-empty. Raises
     ``FaultException("Runtime.LambdaContextUnmarshalError", "Unable to parse Client Context JSON: <e>")``
     (or ``Cognito Identity``) on invalid JSON."""
-    client_context = _parse_json_header(client_context_json, "Client Context") if client_context_json else None
+    client_context = (
+        _parse_json_header(client_context_json, "Client Context") if client_context_json else None
+    )
     cognito = _parse_json_header(cognito_identity_json, "Cognito Identity") if cognito_identity_json else None
-    return LambdaContext(invoke_id, client_context, cognito, epoch_deadline_time_in_ms, invoked_function_arn, tenant_id)
+    return LambdaContext(
+        invoke_id, client_context, cognito, epoch_deadline_time_in_ms, invoked_function_arn, tenant_id
+    )
 
 
 def _parse_json_header(value: str, name: str) -> Any:
@@ -221,7 +230,9 @@ class Hooks:
         try:
             return _compat_loads(body)
         except Exception as e:  # noqa: BLE001 - awslambdaric wraps every decoder failure
-            raise FaultException(FaultException.UNMARSHAL_ERROR, "Unable to unmarshal input: " + safe_str(e)) from None
+            raise FaultException(
+                FaultException.UNMARSHAL_ERROR, "Unable to unmarshal input: " + safe_str(e)
+            ) from None
 
     def marshal_error(self, exc: BaseException) -> FaultException:
         """The fault to report when the result could not be encoded:
@@ -321,15 +332,21 @@ def _on_init_complete(client: Any, log_sink: Any) -> None:
         error_result = build_fault_result(e)
         log_error(error_result, log_sink)
         try:
-            client.post_restore_error(to_json_bytes(error_result, _ensure_ascii), FaultException.AFTER_RESTORE_ERROR)
+            client.post_restore_error(
+                to_json_bytes(error_result, _ensure_ascii), FaultException.AFTER_RESTORE_ERROR
+            )
         except Exception as post_exc:  # noqa: BLE001
-            _log.diagnostic(f"could not post the restore error: {type(post_exc).__name__}: {safe_str(post_exc)}")
+            _log.diagnostic(
+                f"could not post the restore error: {type(post_exc).__name__}: {safe_str(post_exc)}"
+            )
         sys.exit(65)
 
 
 def _post_init_error(client: Any, error_result: dict[str, Any], error_type: str | None = None) -> None:
     try:
-        client.post_init_error(to_json_bytes(error_result, _ensure_ascii), error_type or error_result["errorType"])
+        client.post_init_error(
+            to_json_bytes(error_result, _ensure_ascii), error_type or error_result["errorType"]
+        )
     except Exception as e:  # noqa: BLE001 - we exit non-zero anyway; say why the post failed
         _log.diagnostic(f"could not post the init error: {type(e).__name__}: {safe_str(e)}")
 
@@ -382,9 +399,9 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         error_result: dict[str, Any] | None
         try:
             _log.setup_logging(_json_format, _log_level, log_sink, globals())
-            if not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get("AWS_EXECUTION_ENV", "") in (
-                PREVIEW_RUNTIME_ENVS
-            ):
+            if not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get(
+                "AWS_EXECUTION_ENV", ""
+            ) in (PREVIEW_RUNTIME_ENVS):
                 logging.warning(_preview_warning())
         except Exception as e:  # noqa: BLE001 - reported like any init error, as awslambdaric does
             error_result = build_fault_result(e)
@@ -405,7 +422,9 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         try:
             loop(client, request_handler, hooks)
         except Exception as e:  # noqa: BLE001 - a fatal Runtime API failure ends the process
-            _log.diagnostic(f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", logging.ERROR)
+            _log.diagnostic(
+                f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", logging.ERROR
+            )
             sys.exit(1)
         _log.diagnostic("fatal: the invoke loop returned", logging.ERROR)
         sys.exit(1)

@@ -122,7 +122,10 @@ def format_frames(frames: list[tuple[str, int | None, str, str | None]]) -> list
 
 
 def make_error(
-    error_message: str | None, error_type: str | None, stack_trace: list[str] | None, request_id: str | None = None
+    error_message: str | None,
+    error_type: str | None,
+    stack_trace: list[str] | None,
+    request_id: str | None = None,
 ) -> dict[str, object]:
     """The error document, keys in awslambdaric's order:
     ``{"errorMessage", "errorType", "requestId", "stackTrace"}``; falsy values become ``""``/``[]``
@@ -152,7 +155,9 @@ def make_xray_fault(
     }
 
 
-def error_result_for(exc: BaseException, request_id: str | None) -> tuple[dict[str, object], dict[str, object]]:
+def error_result_for(
+    exc: BaseException, request_id: str | None
+) -> tuple[dict[str, object], dict[str, object]]:
     """``(error document, X-Ray cause document)`` for an exception caught around a handler call.
 
     :class:`FaultException` → its type/message/trace, X-Ray type ``LambdaValidationError`` with no
@@ -167,7 +172,9 @@ def error_result_for(exc: BaseException, request_id: str | None) -> tuple[dict[s
     frames = extract_frames(exc.__traceback__)
     name = type(exc).__name__
     message = safe_str(exc)
-    return make_error(message, name, format_frames(frames), request_id), make_xray_fault(name, message, cwd, frames)
+    return make_error(message, name, format_frames(frames), request_id), make_xray_fault(
+        name, message, cwd, frames
+    )
 
 
 def build_fault_result(exc: BaseException, msg: str | None = None) -> dict[str, object]:

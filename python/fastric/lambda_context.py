@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
     from typing import Any

@@ -13,9 +13,11 @@ import logging
 import os
 import sys
 import time
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
-    from typing import Any, Callable
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = [
     "DEFAULT_FRAME_TYPE",
@@ -43,11 +45,25 @@ __all__ = [
 # Frame types of the telemetry-fd protocol, by level bucket (0, 10, ..., 50), 4 bytes big-endian.
 JSON_FRAME_TYPES: dict[int, bytes] = {
     level: code.to_bytes(4, "big")
-    for level, code in ((0, 0xA55A0002), (10, 0xA55A000A), (20, 0xA55A000E), (30, 0xA55A0012), (40, 0xA55A0016), (50, 0xA55A001A))
+    for level, code in (
+        (0, 0xA55A0002),
+        (10, 0xA55A000A),
+        (20, 0xA55A000E),
+        (30, 0xA55A0012),
+        (40, 0xA55A0016),
+        (50, 0xA55A001A),
+    )
 }
 TEXT_FRAME_TYPES: dict[int, bytes] = {
     level: code.to_bytes(4, "big")
-    for level, code in ((0, 0xA55A0003), (10, 0xA55A000B), (20, 0xA55A000F), (30, 0xA55A0013), (40, 0xA55A0017), (50, 0xA55A001B))
+    for level, code in (
+        (0, 0xA55A0003),
+        (10, 0xA55A000B),
+        (20, 0xA55A000F),
+        (30, 0xA55A0013),
+        (40, 0xA55A0017),
+        (50, 0xA55A001B),
+    )
 }
 DEFAULT_FRAME_TYPE = TEXT_FRAME_TYPES[0]
 
@@ -327,7 +343,9 @@ class LambdaLoggerHandlerWithFrameType(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = self.format(record)
-        self.log_sink.log(msg, getattr(record, "_frame_type", None) or TEXT_FRAME_TYPES[_level_bucket(record)])
+        self.log_sink.log(
+            msg, getattr(record, "_frame_type", None) or TEXT_FRAME_TYPES[_level_bucket(record)]
+        )
 
 
 _RESERVED = frozenset(
@@ -461,7 +479,9 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
 # the unhandled-error record
 
 
-def error_log_lines(error_result: dict[str, Any], json_format: bool, to_json: Callable[[Any], str]) -> list[str]:
+def error_log_lines(
+    error_result: dict[str, Any], json_format: bool, to_json: Callable[[Any], str]
+) -> list[str]:
     """The lines of the record logged for an unhandled error (awslambdaric's ``log_error``).
 
     TEXT: ``[ERROR]`` + `` <errorType>`` + ``:`` (when both) + `` <errorMessage>``, then
