@@ -35,13 +35,13 @@ def client_context() -> dict:
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def event(name: str) -> bytes:
     """The event bytes for ``name`` in :data:`SIZES`."""
     return payloads.small_event() if name == "small" else payloads.sized_event(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def response(name: str):
     """The object a handler would return for ``name``: the event parsed by the stdlib ``json``."""
     return json.loads(event(name))

@@ -53,7 +53,8 @@ def _vary(record: dict, i: int) -> dict:
                 "customer": {"name": ["Zoë Martin", "José Núñez", "Ana Smith"][i % 3], "tier": "gold"},
                 "items": [{"sku": f"SKU-{i * 7 + k:06d}", "qty": k + 1, "price": 9.99 + k} for k in range(3)],
                 "note": "Hello from SQS!",
-            }
+            },
+            ensure_ascii=False,  # producers in other languages send raw UTF-8 in message bodies
         )
         r["attributes"]["SentTimestamp"] = str(1523232000000 + i)
     if "dynamodb" in r:  # DynamoDB Streams
@@ -108,7 +109,11 @@ def big_response(target: int = 5 * 1024 * 1024) -> bytes:
     i = 0
     while size < target:
         r = _vary(base["Records"][i % 2], i)  # the INSERT and MODIFY records have a NewImage
-        item = {"pk": r["eventID"], "image": r["dynamodb"]["NewImage"], "seq": r["dynamodb"]["SequenceNumber"]}
+        item = {
+            "pk": r["eventID"],
+            "image": r["dynamodb"]["NewImage"],
+            "seq": r["dynamodb"]["SequenceNumber"],
+        }
         items.append(item)
         size += len(dumps(item)) + 2
         i += 1

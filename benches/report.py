@@ -6,6 +6,22 @@ import copy
 from pathlib import Path
 
 METHOD = """\
+## How to run
+
+```sh
+make bench                      # fastric's .venv (release build) and .venv-ref, then the full run
+# or by hand, from fastric's venv:
+FASTRIC_REF_PYTHON=$PWD/.venv-ref/bin/python python benches/run.py [--quick] [--out docs/BENCHMARKS.md]
+pip install -r benches/requirements.txt   # optional: matplotlib, for the chart
+python -m pytest benches --benchmark-enable   # the micro-benchmarks (below)
+```
+
+Options: `--clients fastric,awslambdaric,awslambdaric-thread` (a client that cannot start is reported
+as failed), `--fastric-python PATH`, `--ref-python PATH`, `--invocations N`, `--cold-starts N`,
+`--figures cold,invoke,payload,logging,memory`, `--no-pin`, `--no-floor`, `--no-chart`. The full run
+takes a few minutes on 2 vCPUs (budget: 10 minutes); `--quick` takes seconds and its numbers are noise.
+The command is architecture-neutral (x86_64, aarch64): it needs Linux (`/proc`), `cc` and `cat`.
+
 ## Method
 
 - **One run, side by side.** `benches/run.py` starts its own minimal Runtime API server
@@ -36,7 +52,10 @@ Figures:
 2. **Per-invoke overhead**: round trip = result received − `/next` response sent; trivial handler
    (`return {"statusCode": 200}`), the 273-byte EventBridge scheduled event. Invocations per second
    from the whole loop (server included). Client CPU per invoke from `/proc/<pid>/stat` utime+stime
-   (all threads) over the measured invocations. Warm-up invocations are not counted.
+   (all threads, clock-tick resolution: meaningful over the full run's 20,000 invocations, not in
+   quick mode). Warm-up invocations are not counted. The server's own cost is reported per invocation
+   (its two replies: `/next` and the 202), as wall time from the request's last `recv` to `sendall`
+   returning, and as the benchmark process's CPU time per invocation.
 3. **Payloads**: echo handler (`return event`) with events grown from real shapes (S3 put, SQS,
    DynamoDB Streams, Kinesis; `benches/payloads.py`), and a handler returning a ~5 MB object built at
    import. The sha256 of every client's first and last result is compared with awslambdaric's.
@@ -104,50 +123,111 @@ def _failed_row(name, row, ncols):
 
 def cold_table(fig) -> str:
     """Figure 1 table."""
-    header = ["participant", "first /next median (ms)", "p90", "p99", "first result median (ms)",
-              "init overhead (ms)", "first /next ratio", "init overhead ratio"]
+    header = [
+        "participant",
+        "first /next median (ms)",
+        "p90",
+        "p99",
+        "first result median (ms)",
+        "init overhead (ms)",
+        "first /next ratio",
+        "init overhead ratio",
+    ]
     rows = []
     for name, row in fig["rows"].items():
         if row.get("failed") or "first_next" not in row:
             rows.append(_failed_row(name, row, len(header)))
             continue
         fn, fr = row["first_next"], row["first_result"]
-        rows.append([name, _f(fn["median"], 2), _f(fn["p90"], 2), _f(fn["p99"], 2), _f(fr["median"], 2),
-                     _f(row.get("init_overhead_ms"), 2), _ratio(row.get("ratio_first_next")),
-                     _ratio(row.get("ratio_init_overhead"))])
+        rows.append(
+            [
+                name,
+                _f(fn["median"], 2),
+                _f(fn["p90"], 2),
+                _f(fn["p99"], 2),
+                _f(fr["median"], 2),
+                _f(row.get("init_overhead_ms"), 2),
+                _ratio(row.get("ratio_first_next")),
+                _ratio(row.get("ratio_init_overhead")),
+            ]
+        )
     for label, s in fig["pass_exit_ms"].items():
         if s:
-            rows.append([f"`python -c pass` ({label}), exit", _f(s["median"], 2), _f(s["p90"], 2), _f(s["p99"], 2),
-                         "", "", "", ""])
+            rows.append(
+                [
+                    f"`python -c pass` ({label}), exit",
+                    _f(s["median"], 2),
+                    _f(s["p90"], 2),
+                    _f(s["p99"], 2),
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
     n = max((r["first_next"]["n"] for r in fig["rows"].values() if "first_next" in r), default=0)
     return f"Spawns per participant: {n}.\n\n" + _table(header, rows)
 
 
 def invoke_table(fig) -> str:
     """Figure 2 table, plus the server's own cost."""
-    header = ["participant", "p50 (µs)", "p90 (µs)", "p99 (µs)", "invocations/s", "client CPU (µs/invoke)",
-              "p50 ratio", "p99 ratio", "p50 × C floor"]
+    header = [
+        "participant",
+        "p50 (µs)",
+        "p90 (µs)",
+        "p99 (µs)",
+        "invocations/s",
+        "client CPU (µs/invoke)",
+        "p50 ratio",
+        "p99 ratio",
+        "p50 × C floor",
+    ]
     rows, server = [], []
     for name, row in fig["rows"].items():
         if row.get("failed"):
             rows.append(_failed_row(name, row, len(header)))
             continue
         r = row["rtt_us"]
-        rows.append([name, _f(r["median"]), _f(r["p90"]), _f(r["p99"]), _f(row["invocations_per_s"], 0),
-                     _f(row["client_cpu_us"]), _ratio(row.get("ratio_p50")), _ratio(row.get("ratio_p99")),
-                     _f(row.get("vs_floor_p50"), 2) + "×" if row.get("vs_floor_p50") else "—"])
-        server.append(f"{name}: {row['server_us']['median']:.1f} µs median wall, {row['server_cpu_us']:.1f} µs CPU")
-    text = f"Invocations per participant: {fig['invocations']} (in rounds, alternating).\n\n" + _table(header, rows)
+        rows.append(
+            [
+                name,
+                _f(r["median"]),
+                _f(r["p90"]),
+                _f(r["p99"]),
+                _f(row["invocations_per_s"], 0),
+                _f(row["client_cpu_us"]),
+                _ratio(row.get("ratio_p50")),
+                _ratio(row.get("ratio_p99")),
+                _f(row.get("vs_floor_p50"), 2) + "×" if row.get("vs_floor_p50") else "—",
+            ]
+        )
+        server.append(
+            f"{name}: {row['server_us']['median']:.1f} µs median wall, {row['server_cpu_us']:.1f} µs CPU"
+        )
+    text = f"Invocations per participant: {fig['invocations']} (in rounds, alternating).\n\n" + _table(
+        header, rows
+    )
     if server:
-        text += ("\nServer's own cost per invocation (both replies, parse to `sendall` returned): "
-                 + "; ".join(server) + ".\n")
+        text += (
+            "\nServer's own cost per invocation (two requests; last `recv` to `sendall` returned, and CPU): "
+            + "; ".join(server)
+            + ".\n"
+        )
     return text
 
 
 def payload_table(fig) -> str:
     """Figure 3 table."""
-    header = ["payload", "participant", "median (ms)", "p90 (ms)", "p99 (ms)", "ratio", "result bytes",
-              "identical to awslambdaric"]
+    header = [
+        "payload",
+        "participant",
+        "median (ms)",
+        "p90 (ms)",
+        "p99 (ms)",
+        "ratio",
+        "result bytes",
+        "identical to awslambdaric",
+    ]
     rows = []
     for size, f in fig.items():
         label = f"{size} ({f['event_bytes']:,} B in)" if size != "5MB-response" else "5 MB response"
@@ -160,15 +240,33 @@ def payload_table(fig) -> str:
             ident_s = "n/a (raw bytes)" if ident is None else ("yes" if ident else "**no**")
             if ident is False and name == "awslambdaric-thread":
                 ident_s = "no (ensure_ascii=False by design)"
-            rows.append([label, name, _f(r["median"], 3), _f(r["p90"], 3), _f(r["p99"], 3),
-                         _ratio(row.get("ratio_p50")), f"{row['result_bytes']:,}", ident_s])
+            rows.append(
+                [
+                    label,
+                    name,
+                    _f(r["median"], 3),
+                    _f(r["p90"], 3),
+                    _f(r["p99"], 3),
+                    _ratio(row.get("ratio_p50")),
+                    f"{row['result_bytes']:,}",
+                    ident_s,
+                ]
+            )
     return _table(header, rows)
 
 
 def logging_table(fig) -> str:
     """Figure 4 table."""
-    header = ["variant", "participant", "median per invocation (µs)", "per line (µs)", "per-line ratio",
-              "lines expected", "lines found", "lost"]
+    header = [
+        "variant",
+        "participant",
+        "median per invocation (µs)",
+        "per line (µs)",
+        "per-line ratio",
+        "lines expected",
+        "lines found",
+        "lost",
+    ]
     rows = []
     for key, f in fig.items():
         for name, row in f["rows"].items():
@@ -179,15 +277,31 @@ def logging_table(fig) -> str:
             lost_s = str(lost) if lost else "0"
             if not row.get("frames_ok", True):
                 lost_s += " (bad framing)"
-            rows.append([key, name, _f(row["rtt_us"]["median"]), _f(row.get("per_line_us"), 2),
-                         _ratio(row.get("ratio_per_line")), row["lines_expected"], row["lines_counted"], lost_s])
+            rows.append(
+                [
+                    key,
+                    name,
+                    _f(row["rtt_us"]["median"]),
+                    _f(row.get("per_line_us"), 2),
+                    _ratio(row.get("ratio_per_line")),
+                    row["lines_expected"],
+                    row["lines_counted"],
+                    lost_s,
+                ]
+            )
     return _table(header, rows)
 
 
 def memory_table(fig) -> str:
     """Figure 5 table."""
-    header = ["participant", "peak RSS VmHWM (MiB)", f"RSS at {fig['mark']} (MiB)",
-              f"RSS at {fig['invocations']} (MiB)", "growth (KiB)", "peak ratio"]
+    header = [
+        "participant",
+        "peak RSS VmHWM (MiB)",
+        f"RSS at {fig['mark']} (MiB)",
+        f"RSS at {fig['invocations']} (MiB)",
+        "growth (KiB)",
+        "peak ratio",
+    ]
     rows = []
     ref = fig["rows"].get("awslambdaric", {})
     for name, row in fig["rows"].items():
@@ -197,9 +311,17 @@ def memory_table(fig) -> str:
         ratio = "—"
         if name not in ("awslambdaric", "c-floor") and ref.get("hwm_kb"):
             ratio = f"{row['hwm_kb'] / ref['hwm_kb']:.2f}×"
-        mib = lambda kb: _f(kb / 1024, 1) if kb is not None else "—"  # noqa: E731
-        rows.append([name, mib(row["hwm_kb"]), mib(row["rss_mark_kb"]), mib(row["rss_end_kb"]),
-                     row["growth_kb"] if row["growth_kb"] is not None else "—", ratio])
+        mib = lambda kb: _f(kb / 1024, 1) if kb is not None else "—"
+        rows.append(
+            [
+                name,
+                mib(row["hwm_kb"]),
+                mib(row["rss_mark_kb"]),
+                mib(row["rss_end_kb"]),
+                row["growth_kb"] if row["growth_kb"] is not None else "—",
+                ratio,
+            ]
+        )
     return f"Invocations: {fig['invocations']}.\n\n" + _table(header, rows)
 
 
@@ -218,12 +340,16 @@ def targets(results) -> list[list[str]]:
             met += " (interval crosses the target)"
         out.append([name, f"≤ {limit}×", val, met])
 
-    fast = lambda fig: (fig or {}).get("rows", {}).get("fastric", {})  # noqa: E731
+    fast = lambda fig: (fig or {}).get("rows", {}).get("fastric", {})
     add("init overhead (cold start)", 0.3, fast(figs.get("cold_start")).get("ratio_init_overhead"))
     pi = fast(figs.get("per_invoke"))
     add("per-invoke p50", 0.33, pi.get("ratio_p50"))
-    add("per-invoke p50 vs the C floor", 1.75, {"ratio": pi["vs_floor_p50"]} if pi.get("vs_floor_p50") else None,
-        ci=False)
+    add(
+        "per-invoke p50 vs the C floor",
+        1.75,
+        {"ratio": pi["vs_floor_p50"]} if pi.get("vs_floor_p50") else None,
+        ci=False,
+    )
     add("per-invoke p99", 0.5, pi.get("ratio_p99"))
     for size in ("1MB", "5MB"):
         f = figs.get("payloads", {}).get(size)
@@ -234,8 +360,11 @@ def targets(results) -> list[list[str]]:
         r = f["rows"].get("fastric", {}).get("ratio_per_line")
         if r and r.get("ratio") is not None and (worst is None or r["ratio"] > worst[1]["ratio"]):
             worst = (key, r)
-    add(f"per printed/logged line (worst: {worst[0]})" if worst else "per printed/logged line", 1.0,
-        worst[1] if worst else None)
+    add(
+        f"per printed/logged line (worst: {worst[0]})" if worst else "per printed/logged line",
+        1.0,
+        worst[1] if worst else None,
+    )
     mem = figs.get("memory", {}).get("rows", {})
     fm, rm = mem.get("fastric", {}), mem.get("awslambdaric", {})
     if fm.get("hwm_kb") and rm.get("hwm_kb"):
@@ -245,14 +374,26 @@ def targets(results) -> list[list[str]]:
     if fm.get("growth_kb") is not None and rm.get("growth_kb") is not None:
         noise = max(1024, rm["growth_kb"])
         ok = fm["growth_kb"] <= noise
-        out.append(["RSS growth", f"≤ max(1 MiB, awslambdaric's growth) = {noise} KiB", f"{fm['growth_kb']} KiB",
-                    "met" if ok else "**not met**"])
+        out.append(
+            [
+                "RSS growth",
+                f"≤ max(1 MiB, awslambdaric's growth) = {noise} KiB",
+                f"{fm['growth_kb']} KiB",
+                "met" if ok else "**not met**",
+            ]
+        )
     else:
         out.append(["RSS growth", "within noise", "—", "n/a (fastric or the reference did not run)"])
     idents = [f["rows"].get("fastric", {}).get("identical") for f in figs.get("payloads", {}).values()]
     if idents and all(i is not None for i in idents):
-        out.append(["payload result bytes", "identical to awslambdaric", f"{sum(idents)}/{len(idents)} identical",
-                    "met" if all(idents) else "**not met**"])
+        out.append(
+            [
+                "payload result bytes",
+                "identical to awslambdaric",
+                f"{sum(idents)}/{len(idents)} identical",
+                "met" if all(idents) else "**not met**",
+            ]
+        )
     return out
 
 
@@ -260,11 +401,15 @@ def markdown(results: dict, chart: Path | None) -> str:
     """The whole docs/BENCHMARKS.md text."""
     m = results["machine"]
     figs = results["figures"]
-    parts = ["# Benchmarks: fastric vs awslambdaric\n",
-             "Generated by `benches/run.py`; do not edit by hand (re-run it instead).\n"]
+    parts = [
+        "# Benchmarks: fastric vs awslambdaric\n",
+        "Generated by `benches/run.py`; do not edit by hand (re-run it instead).\n",
+    ]
     if results.get("quick"):
-        parts.append("> **Quick mode**: tiny iteration counts for a smoke test. These numbers are noise; "
-                     "run without `--quick` for real figures.\n")
+        parts.append(
+            "> **Quick mode**: tiny iteration counts for a smoke test. These numbers are noise; "
+            "run without `--quick` for real figures.\n"
+        )
     parts.append("## Run\n")
     pys = "; ".join(f"`{k}`: {v}" for k, v in m["pythons"].items())
     vers = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
@@ -281,8 +426,14 @@ def markdown(results: dict, chart: Path | None) -> str:
         status = results["failed"].get(p["name"])
         if status:
             status = "failed: " + status.removeprefix("preflight: ").replace("|", "/")
-        prows.append([p["name"], "`" + " ".join(p["argv"]) + (" HANDLER`" if p["kind"] == "client" else " MODE`"),
-                      env or "—", status or "ran"])
+        prows.append(
+            [
+                p["name"],
+                "`" + " ".join(p["argv"]) + (" HANDLER`" if p["kind"] == "client" else " MODE`"),
+                env or "—",
+                status or "ran",
+            ]
+        )
     parts.append("\n" + _table(["participant", "command", "extra environment", "status"], prows))
     if m["arch"] not in ("x86_64", "AMD64"):
         parts.append("\nThe targets are stated for x86_64; on this architecture they are informative.\n")
@@ -302,9 +453,11 @@ def markdown(results: dict, chart: Path | None) -> str:
         parts.append("\n## 5. Memory\n\n" + memory_table(figs["memory"]))
     parts.append("\n" + METHOD)
     parts.append(
-        "\nMicro-benchmarks of the hot pieces (event decode, response encode, context construction, error "
-        "formatting; awslambdaric's side timed in its own interpreter with `timeit`): "
-        "`FASTRIC_REF_PYTHON=... python -m pytest benches --benchmark-enable`.\n"
+        "\nMicro-benchmarks of the hot pieces (`benches/test_micro_*.py`: event decode, response encode, "
+        "context construction, error formatting) run under pytest-benchmark; awslambdaric's side runs in its "
+        "own interpreter with `timeit` and lands in each benchmark's `extra_info` "
+        "(`awslambdaric_s_per_call`, `ratio_fastric_over_awslambdaric`, `correct`). They skip when fastric's "
+        "pieces are not built and are not part of the normal test run.\n"
     )
     return "\n".join(parts).replace("\n\n\n", "\n\n")
 

@@ -34,10 +34,10 @@ ROOT = HERE.parent
 HANDLERS = HERE / "handlers"
 sys.path.insert(0, str(HERE))
 
-import payloads  # noqa: E402
-import report  # noqa: E402
-import stats  # noqa: E402
-from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop  # noqa: E402
+import payloads
+import report
+import stats
+from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
 REF_CANDIDATES = [ROOT / ".venv-ref/bin/python", Path("/work/main/.venv-ref/bin/python")]
 THREAD_ENV = "AWS_Lambda_python3.12"
@@ -48,9 +48,9 @@ FULL = {
     "invocations": 20_000,
     "rounds": 4,
     "warmup": 500,
-    "payload": {"1KB": 2000, "100KB": 400, "1MB": 80, "5MB": 20, "5MB-response": 20},
+    "payload": {"1KB": 5000, "100KB": 1000, "1MB": 200, "5MB": 40, "5MB-response": 40},
     "payload_rounds": 2,
-    "log_n": 300,
+    "log_n": 1000,
     "log_rounds": 2,
     "mem_n": 10_000,
     "mem_mark": 1000,
@@ -116,6 +116,8 @@ class Participant:
 
     def command(self, handler: str) -> list[str]:
         """The full argv for ``handler`` (``module.function``; for the C floor: trivial/echo/file)."""
+        if self.kind == "pyfloor":
+            return list(self.argv)
         if self.kind == "floor":
             if handler == "echo.handler":
                 return self.argv + ["echo"]
@@ -170,30 +172,29 @@ class Bench:
 
     def spawn(self, argv, env, stdout=subprocess.DEVNULL, pass_fds=(), log_name="spawn"):
         """Starts a process on the client CPU; returns ``(Popen, t0_ns)``, t0 taken just before."""
-        stderr = open(self.logdir / f"{log_name}.stderr", "ab")
-        if self.client_cpu is not None:
-            os.sched_setaffinity(0, {self.client_cpu})
-        try:
-            t0 = time.perf_counter_ns()
-            proc = subprocess.Popen(
-                argv,
-                cwd=HANDLERS,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=pass_fds,
-            )
-        finally:
-            if self.server_cpu is not None:
-                os.sched_setaffinity(0, {self.server_cpu})
-            stderr.close()
+        with open(self.logdir / f"{_safe(log_name)}.stderr", "ab") as stderr:
+            if self.client_cpu is not None:
+                os.sched_setaffinity(0, {self.client_cpu})
+            try:
+                t0 = time.perf_counter_ns()
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=HANDLERS,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout,
+                    stderr=stderr,
+                    pass_fds=pass_fds,
+                )
+            finally:
+                if self.server_cpu is not None:
+                    os.sched_setaffinity(0, {self.server_cpu})
         return proc, t0
 
     def stderr_tail(self, log_name: str) -> str:
         """The last 400 characters of a participant's stderr log, one line."""
         try:
-            data = (self.logdir / f"{log_name}.stderr").read_bytes()[-400:]
+            data = (self.logdir / f"{_safe(log_name)}.stderr").read_bytes()[-400:]
         except OSError:
             return ""
         return " | ".join(data.decode("utf-8", "replace").strip().splitlines()[-4:])
@@ -286,7 +287,9 @@ class Bench:
         floors = []
         for py in pythons:
             label = self.python_label(py)
-            floors.append(Participant(f"python-socket ({label})", [py, "-c", FLOOR_PY], python=py, kind="pyfloor"))
+            floors.append(
+                Participant(f"python-socket ({label})", [py, "-c", FLOOR_PY], python=py, kind="pyfloor")
+            )
         data = {
             p.name: {"first_next_ms": [], "first_result_ms": [], "failed": None}
             for p in self.clients + floors + ([self.floor] if self.floor else [])
@@ -299,14 +302,7 @@ class Bench:
                     continue
                 proc = None
                 try:
-                    if p.kind == "pyfloor":
-                        env = self.base_env("trivial.handler")
-                        proc, t0 = self.spawn(p.argv, env, log_name="python-socket")
-                        session = Session(self.server, self.cfg["timeout"], lambda: proc.poll() is None)
-                        wd = threading.Timer(self.cfg["timeout"] * 3, _kill, (proc,))
-                        wd.start()
-                    else:
-                        proc, session, t0, wd = self.start(p, "trivial.handler")
+                    proc, session, t0, wd = self.start(p, "trivial.handler")
                     try:
                         t_next = session.wait_next()
                         _, t_res, _, _ = session.invoke(ev)
@@ -317,7 +313,9 @@ class Bench:
                 except (ClientGone, OSError) as exc:
                     data[p.name]["failed"] = self.failure(p, exc, proc)
             for py in self.order(pythons, rep):
-                proc, t0 = self.spawn([py, "-c", "pass"], self.base_env("trivial.handler"), log_name="python-pass")
+                proc, t0 = self.spawn(
+                    [py, "-c", "pass"], self.base_env("trivial.handler"), log_name="python-pass"
+                )
                 proc.wait()
                 pass_data[py].append((time.perf_counter_ns() - t0) / 1e6)
         for p in self.clients:
@@ -327,7 +325,11 @@ class Bench:
         for py, xs in pass_data.items():
             out["pass_exit_ms"][self.python_label(py)] = {"samples": xs, **stats.summary(xs)} if xs else None
         for name, d in data.items():
-            row = {"failed": d["failed"], "samples_next": d["first_next_ms"], "samples_result": d["first_result_ms"]}
+            row = {
+                "failed": d["failed"],
+                "samples_next": d["first_next_ms"],
+                "samples_result": d["first_result_ms"],
+            }
             if d["first_next_ms"] and not d["failed"]:
                 row["first_next"] = stats.summary(d["first_next_ms"])
                 row["first_result"] = stats.summary(d["first_result_ms"])
@@ -337,11 +339,18 @@ class Bench:
             row = out["rows"][p.name]
             if "first_next" in row and p.python in pass_data and pass_data[p.python]:
                 row["python"] = self.python_label(p.python)
-                row["init_overhead_ms"] = row["first_next"]["median"] - stats.percentile(pass_data[p.python], 50)
+                row["init_overhead_ms"] = row["first_next"]["median"] - stats.percentile(
+                    pass_data[p.python], 50
+                )
         ref = self.reference()
         for p in self.clients:
             row = out["rows"][p.name]
-            if ref is None or p is ref or "init_overhead_ms" not in row or "init_overhead_ms" not in out["rows"][ref.name]:
+            if (
+                ref is None
+                or p is ref
+                or "init_overhead_ms" not in row
+                or "init_overhead_ms" not in out["rows"][ref.name]
+            ):
                 continue
             rrow = out["rows"][ref.name]
             row["ratio_first_next"] = stats.ratio(row["samples_next"], rrow["samples_next"])
@@ -369,8 +378,19 @@ class Bench:
 
     # -- shared measured loop -------------------------------------------------------------------
 
-    def measure(self, p, handler, events, n, warmup, samples, extra_env=None, stdout=subprocess.DEVNULL,
-                pass_fds=(), marks=None):
+    def measure(
+        self,
+        p,
+        handler,
+        events,
+        n,
+        warmup,
+        samples,
+        extra_env=None,
+        stdout=subprocess.DEVNULL,
+        pass_fds=(),
+        marks=None,
+    ):
         """Spawns ``p``, runs ``warmup + n`` invocations into ``samples``; returns a dict of extras.
 
         ``marks``: invocation numbers at which to read VmRSS (kB). The dict has ``cpu_ticks`` (client,
@@ -533,24 +553,35 @@ class Bench:
         ps = self.live(self.clients)
         out = {}
         trivial = self.results["figures"].get("per_invoke", {}).get("rows", {})
-        for kind, handler, marker in (("print", "print_lines.handler", b"bench-print "),
-                                      ("logging", "log_lines.handler", b"bench-log ")):
+        for kind, handler, marker in (
+            ("print", "print_lines.handler", b"bench-print "),
+            ("logging", "log_lines.handler", b"bench-log "),
+        ):
             for fmt in ("TEXT", "JSON"):
                 for fd in (False, True):
                     key = f"{kind} {fmt}{' +telemetry fd' if fd else ''}"
                     rounds, n = self.cfg["log_rounds"], self.cfg["log_n"]
                     per_round = max(1, n // rounds)
                     warm = max(1, per_round // 10)
-                    acc = {p.name: {"samples": Samples(), "failed": None, "expected": 0, "counted": 0,
-                                    "frames_ok": True} for p in ps}
+                    acc = {
+                        p.name: {
+                            "samples": Samples(),
+                            "failed": None,
+                            "expected": 0,
+                            "counted": 0,
+                            "frames_ok": True,
+                        }
+                        for p in ps
+                    }
                     for r in range(rounds):
                         for p in self.order(ps, r):
                             a = acc[p.name]
                             if a["failed"]:
                                 continue
                             try:
-                                counted, frames_ok = self.log_run(p, handler, ev, per_round, warm, a["samples"],
-                                                                  fmt, fd, marker)
+                                counted, frames_ok = self.log_run(
+                                    p, handler, ev, per_round, warm, a["samples"], fmt, fd, marker
+                                )
                                 a["expected"] += (per_round + warm) * 100
                                 a["counted"] += counted
                                 a["frames_ok"] &= frames_ok
@@ -563,9 +594,14 @@ class Bench:
                             rows[p.name] = {"failed": (a or {}).get("failed") or p.failed or "not run"}
                             continue
                         us = [x / 1000 for x in a["samples"].rtt]
-                        row = {"failed": None, "rtt_us": stats.summary(us), "samples_us": us,
-                               "lines_expected": a["expected"], "lines_counted": a["counted"],
-                               "frames_ok": a["frames_ok"]}
+                        row = {
+                            "failed": None,
+                            "rtt_us": stats.summary(us),
+                            "samples_us": us,
+                            "lines_expected": a["expected"],
+                            "lines_counted": a["counted"],
+                            "frames_ok": a["frames_ok"],
+                        }
                         t = trivial.get(p.name, {})
                         if not t.get("failed") and "samples_us" in t:
                             row["per_line_us"] = (row["rtt_us"]["median"] - t["rtt_us"]["median"]) / 100
@@ -578,12 +614,19 @@ class Bench:
                                 continue
                             denom = rows[ref.name]["per_line_us"]
                             ci = stats.bootstrap_ci(
-                                [row["samples_us"], trivial[p.name]["samples_us"], rows[ref.name]["samples_us"],
-                                 trivial[ref.name]["samples_us"]],
+                                [
+                                    row["samples_us"],
+                                    trivial[p.name]["samples_us"],
+                                    rows[ref.name]["samples_us"],
+                                    trivial[ref.name]["samples_us"],
+                                ],
                                 lambda a, b, c, d: (a - b) / (c - d),
                             )
-                            row["ratio_per_line"] = {"ratio": row["per_line_us"] / denom if denom else None,
-                                                     "low": ci[0] if ci else None, "high": ci[1] if ci else None}
+                            row["ratio_per_line"] = {
+                                "ratio": row["per_line_us"] / denom if denom else None,
+                                "low": ci[0] if ci else None,
+                                "high": ci[1] if ci else None,
+                            }
                     out[key] = {"rows": rows, "invocations": per_round * rounds}
                     log(f"logging {key}: done")
         self.results["figures"]["logging"] = out
@@ -600,10 +643,9 @@ class Bench:
 
         def drain(path):
             r, w = os.pipe()
-            f = open(path, "wb")
-            d = subprocess.Popen(["cat"], stdin=r, stdout=f)
+            with open(path, "wb") as f:
+                d = subprocess.Popen(["cat"], stdin=r, stdout=f)
             os.close(r)
-            f.close()
             drains.append(d)
             return w
 
@@ -672,6 +714,11 @@ class Bench:
         self.results["figures"]["memory"] = {"invocations": n, "mark": mark, "rows": rows}
 
 
+def _safe(name: str) -> str:
+    """``name`` with anything but letters, digits, ``-`` and ``_`` replaced by ``_`` (for file names)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
 def _kill(proc):
     try:
         proc.send_signal(signal.SIGKILL)
@@ -690,7 +737,11 @@ def build_floor(workdir: Path) -> tuple[str | None, str | None]:
     cc = os.environ.get("CC", "cc")
     try:
         res = subprocess.run(
-            [cc, "-O2", "-o", str(exe), str(HERE / "floor_client.c")], capture_output=True, text=True, timeout=120
+            [cc, "-O2", "-o", str(exe), str(HERE / "floor_client.c")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{cc}: {exc}"
@@ -721,7 +772,9 @@ def make_participants(args) -> list[Participant]:
             p = Participant("fastric", argv, python=argv[0])
         elif name in ("awslambdaric", "awslambdaric-thread"):
             env = {"AWS_EXECUTION_ENV": THREAD_ENV} if name == "awslambdaric-thread" else {}
-            p = Participant(name, [ref_py or "python-ref-not-found", "-m", "awslambdaric"], env, python=ref_py)
+            p = Participant(
+                name, [ref_py or "python-ref-not-found", "-m", "awslambdaric"], env, python=ref_py
+            )
             if ref_py is None:
                 p.failed = "preflight: no reference interpreter (set FASTRIC_REF_PYTHON)"
         else:
@@ -737,8 +790,17 @@ def make_participants(args) -> list[Participant]:
 def interpreter_info(py: str) -> str:
     """``sys.version`` and the implementation of interpreter ``py`` (one line), or the error."""
     try:
-        res = subprocess.run([py, "-c", "import sys, platform; print(platform.python_implementation(), "
-                              "sys.version.split()[0])"], capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            [
+                py,
+                "-c",
+                "import sys, platform; print(platform.python_implementation(), sys.version.split()[0])",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return res.stdout.strip() or res.stderr.strip()[-200:]
     except OSError as exc:
         return str(exc)
@@ -747,8 +809,13 @@ def interpreter_info(py: str) -> str:
 def module_version(py: str, module: str) -> str:
     """``importlib.metadata.version(module)`` in interpreter ``py``, or ``"not installed"``."""
     try:
-        res = subprocess.run([py, "-c", f"import importlib.metadata as m; print(m.version({module!r}))"],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            [py, "-c", f"import importlib.metadata as m; print(m.version({module!r}))"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return res.stdout.strip() or "not installed"
     except OSError:
         return "not installed"
@@ -759,15 +826,16 @@ def machine_info(bench: Bench, participants) -> dict:
     cpu = platform.machine()
     model = None
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                model = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    model = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
     if model is None:
         try:
-            res = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10)
+            res = subprocess.run(["lscpu"], check=False, capture_output=True, text=True, timeout=10)
             for line in res.stdout.splitlines():
                 if line.startswith("Model name:"):
                     model = line.split(":", 1)[1].strip()
@@ -775,14 +843,20 @@ def machine_info(bench: Bench, participants) -> dict:
             pass
     os_name = platform.platform()
     try:
-        for line in open("/etc/os-release", encoding="utf-8"):
-            if line.startswith("PRETTY_NAME="):
-                os_name = line.split("=", 1)[1].strip().strip('"') + f" (kernel {platform.release()})"
+        with open("/etc/os-release", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"') + f" (kernel {platform.release()})"
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except OSError:
         commit = ""
     pythons = {}
@@ -811,17 +885,30 @@ def machine_info(bench: Bench, participants) -> dict:
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tiny iteration counts (smoke test); timings are noise")
+    ap.add_argument(
+        "--quick", action="store_true", help="tiny iteration counts (smoke test); timings are noise"
+    )
     ap.add_argument("--out", default=str(ROOT / "docs/BENCHMARKS.md"), help="Markdown report path")
     ap.add_argument("--json", default=None, help="raw results path (default: benches/results/latest.json)")
-    ap.add_argument("--clients", default="fastric,awslambdaric,awslambdaric-thread",
-                    help="comma-separated: fastric, awslambdaric, awslambdaric-thread")
+    ap.add_argument(
+        "--clients",
+        default="fastric,awslambdaric,awslambdaric-thread",
+        help="comma-separated: fastric, awslambdaric, awslambdaric-thread",
+    )
     ap.add_argument("--fastric-python", help="fastric's interpreter (default $FASTRIC_PYTHON, else this one)")
     ap.add_argument("--fastric-cmd", help="override fastric's command prefix (e.g. to dry-run the column)")
-    ap.add_argument("--ref-python", help="awslambdaric's interpreter (default $FASTRIC_REF_PYTHON, .venv-ref)")
-    ap.add_argument("--invocations", type=int, help="per-invoke invocations in total (default 20000; quick 400)")
-    ap.add_argument("--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)")
-    ap.add_argument("--figures", default="cold,invoke,payload,logging,memory", help="subset of figures to run")
+    ap.add_argument(
+        "--ref-python", help="awslambdaric's interpreter (default $FASTRIC_REF_PYTHON, .venv-ref)"
+    )
+    ap.add_argument(
+        "--invocations", type=int, help="per-invoke invocations in total (default 20000; quick 400)"
+    )
+    ap.add_argument(
+        "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
+    )
+    ap.add_argument(
+        "--figures", default="cold,invoke,payload,logging,memory", help="subset of figures to run"
+    )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
     ap.add_argument("--no-chart", action="store_true", help="do not draw the PNG chart")
@@ -847,7 +934,9 @@ def main(argv=None) -> int:
         floor.failed = f"preflight: {err}" if err else None
         participants.append(floor)
     bench = Bench(args, cfg, participants)
-    command = "python benches/run.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = "python benches/run.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     bench.results.update(
         {
             "command": command.strip(),
@@ -856,13 +945,19 @@ def main(argv=None) -> int:
             "config": cfg,
             "machine": machine_info(bench, participants),
             "participants": [
-                {"name": p.name, "kind": p.kind, "argv": p.argv, "env": p.env, "python": p.python} for p in participants
+                {"name": p.name, "kind": p.kind, "argv": p.argv, "env": p.env, "python": p.python}
+                for p in participants
             ],
         }
     )
     bench.preflight()
-    steps = [("cold", bench.cold_start), ("invoke", bench.per_invoke), ("payload", bench.payloads),
-             ("logging", bench.logging), ("memory", bench.memory)]
+    steps = [
+        ("cold", bench.cold_start),
+        ("invoke", bench.per_invoke),
+        ("payload", bench.payloads),
+        ("logging", bench.logging),
+        ("memory", bench.memory),
+    ]
     for key, fn in steps:
         if key in figures:
             log(f"figure {key}")

@@ -24,7 +24,9 @@ from array import array
 
 _NS = time.perf_counter_ns
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
+ACCEPTED = (
+    b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
+)
 
 
 class ClientGone(Exception):
@@ -141,7 +143,7 @@ class RuntimeApiServer:
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
-        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.deadline_ms = int(time.time() * 1000) + 3_600_000
         self._seq = 0
 
@@ -166,7 +168,7 @@ class RuntimeApiServer:
                 sock, _ = self.listener.accept()
                 sock.settimeout(None)
                 return Connection(sock)
-            except socket.timeout:
+            except TimeoutError:
                 if alive is not None and not alive():
                     raise ClientGone("the client exited before connecting") from None
                 if time.monotonic() > deadline:
@@ -175,7 +177,7 @@ class RuntimeApiServer:
     def next_response(self, body: bytes) -> tuple[bytes, str]:
         """The head of a ``/next`` response for ``body`` and its fresh request id."""
         self._seq += 1
-        rid = "8f1c0b9e-5d2a-4c1e-9b7f-%012d" % self._seq
+        rid = f"8f1c0b9e-5d2a-4c1e-9b7f-{self._seq:012d}"
         head = (
             "HTTP/1.1 200 OK\r\n"
             "Content-Type: application/json\r\n"
@@ -229,7 +231,7 @@ class Session:
             ClientGone: the client posted an init error, exited, or sent an unexpected request.
         """
         while True:
-            first, headers, body, t = self._request()
+            first, _headers, body, t = self._request()
             if first.startswith(b"GET ") and b"/runtime/invocation/next" in first:
                 self.t_next = t
                 return t
@@ -250,7 +252,7 @@ class Session:
         """
         head, rid = self.server.next_response(event)
         t_sent = self.conn.send(head, event)
-        first, headers, body, t_recv = self._request()
+        first, _headers, body, t_recv = self._request()
         t_ack = self.conn.send(ACCEPTED)
         if not first.endswith(b"/response HTTP/1.1") or rid.encode() not in first:
             raise ClientGone(f"unexpected result {first!r}: " + body[:300].decode("utf-8", "replace"))

@@ -80,7 +80,9 @@ def bootstrap_ci(
         done = 0
         while done < resamples:
             rows = min(resamples - done, max(1, 2_000_000 // max(len(g) for g in prepared)))
-            cols = [_np.percentile(g[gen.integers(0, len(g), size=(rows, len(g)))], q, axis=1) for g in prepared]
+            cols = [
+                _np.percentile(g[gen.integers(0, len(g), size=(rows, len(g)))], q, axis=1) for g in prepared
+            ]
             for ps in zip(*cols):
                 try:
                     out.append(statistic(*(float(p) for p in ps)))
