@@ -94,6 +94,8 @@ class Connection:
             except ValueError as exc:
                 raise ClientGone(f"bad content-length in {head!r}") from exc
         need = start + length
+        if len(buf) < need and b"expect: 100-continue" in lower:
+            self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         while len(buf) < need:
             self._fill(max(need - len(buf), 65536))
             t = _NS()
