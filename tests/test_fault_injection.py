@@ -239,3 +239,23 @@ def test_sigterm_without_handler_default_disposition(tmp_path: Path) -> None:
     result = run("sigterm_app.handler", [Invocation()], after_signal="SIGTERM", grace_s=5)
     assert [p.body for p in result.posts] == [b'{"ok": true}']
     assert result.returncode == -15, result.describe()
+
+
+# -- API path prefix on the init-error path ------------------------------------------------------------
+
+
+def test_init_error_with_api_prefix() -> None:
+    """awslambdaric's http.client rejects ``host:port/prefix`` (InvalidURL "nonnumeric port") and never
+    posts the init error; fastric must post it under the prefix and exit 1."""
+    with FakeRuntimeAPI([Invocation()], api_prefix="/fn-a") as api:
+        result = run_runtime(
+            fastric_cmd("faults.missing"), api, env={"_HANDLER": "faults.missing"}, cwd=str(HANDLERS_DIR)
+        )
+    (req,) = result.by_endpoint("init_error")
+    assert req.target == "/fn-a/2018-06-01/runtime/init/error"
+    assert req.body == (
+        b'{"errorMessage": "Handler \'missing\' missing on module \'faults\'", "errorType": "Runtime.HandlerNotFound", '
+        b'"requestId": "", "stackTrace": []}'
+    )
+    assert req.header("Lambda-Runtime-Function-Error-Type") == b"Runtime.HandlerNotFound"
+    assert result.returncode == 1

@@ -62,6 +62,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "non-ASCII raw, awslambdaric-behaviour.md section 14); request ids outside [A-Za-z0-9-_] are not in "
         "the differential set."
     ),
+    "api-prefix-init-error": (
+        "awslambdaric cannot post /init/error when AWS_LAMBDA_RUNTIME_API has a path (`127.0.0.1:9001/.rt`): "
+        "http.client raises InvalidURL 'nonnumeric port' (observed); fastric posts it under the prefix. "
+        "Covered by tests/test_fault_injection.py and tests/test_cargo_lambda.py."
+    ),
     "runtime-api-failures": (
         "awslambdaric crashes (exit 1) or segfaults on failed /next, failed posts and a /next without "
         "Content-Type (awslambdaric-behaviour.md section 14); fastric retries / carries on. Covered by "
