@@ -18,7 +18,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from support.runtime_api_fake import FakeRuntimeAPI, Fault, Invocation, RunResult, run_runtime  # noqa: E402
+from support.runtime_api_fake import FakeRuntimeAPI, Fault, Invocation, RunResult, run_runtime
 
 REPO_ROOT = TESTS_DIR.parent
 FIXTURES = TESTS_DIR / "fixtures"

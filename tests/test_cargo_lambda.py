@@ -83,7 +83,17 @@ class Emulator:
         self.log = workdir / "cargo-lambda.log"
         self._log_fh = open(self.log, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [binary, "lambda", "watch", "--only-lambda-apis", "--offline", "-A", "127.0.0.1", "-P", str(self.port)],
+            [
+                binary,
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--offline",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                str(self.port),
+            ],
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -130,7 +140,9 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
     emu.stop()
 
 
-def invoke(port: int, body: bytes, headers: dict[str, str] | None = None, timeout_s: float = 30) -> tuple[int, bytes]:
+def invoke(
+    port: int, body: bytes, headers: dict[str, str] | None = None, timeout_s: float = 30
+) -> tuple[int, bytes]:
     """POST an invoke; returns (status, body), or (0, error text) if the request failed."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
@@ -143,7 +155,9 @@ def invoke(port: int, body: bytes, headers: dict[str, str] | None = None, timeou
         conn.close()
 
 
-def invoke_with(proc: subprocess.Popen, port: int, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def invoke_with(
+    proc: subprocess.Popen, port: int, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """Invoke while ``proc`` runs; (0, b"") if the runtime exits before the invoker is answered."""
     box: dict[str, tuple[int, bytes]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("r", invoke(port, body, headers)), daemon=True)
@@ -192,7 +206,7 @@ def test_success_two_invocations(emulator: Emulator) -> None:
     try:
         results = [invoke_with(proc, emulator.port, json.dumps({"n": n}).encode()) for n in (1, 2)]
     finally:
-        code, out, err = finish(proc)
+        code, _out, err = finish(proc)
     for n, (status, body) in zip((1, 2), results):
         assert status == 200, (status, body, err)
         assert json.loads(body) == {
@@ -210,7 +224,7 @@ def test_function_error(emulator: Emulator) -> None:
     try:
         status, body = invoke_with(proc, emulator.port, b'{"x": 1}')
     finally:
-        code, out, err = finish(proc)
+        code, _out, err = finish(proc)
     assert status == 500, (status, body, err)
     doc = json.loads(body)
     assert list(doc) == ["errorMessage", "errorType", "requestId", "stackTrace"]
@@ -227,14 +241,19 @@ def test_client_context_is_base64_under_cargo_lambda(emulator: Emulator) -> None
     invocation with Runtime.LambdaContextUnmarshalError, and the runtime carries on."""
     proc = start_runtime(fastric_cmd("cargo_app.handler"), emulator, "cargo_app.handler")
     try:
-        status, body = invoke_with(proc, emulator.port, b"{}", {"lambda-runtime-client-context": '{"custom": {"k": "v"}}'})
+        status, body = invoke_with(
+            proc, emulator.port, b"{}", {"lambda-runtime-client-context": '{"custom": {"k": "v"}}'}
+        )
         status2, _ = invoke_with(proc, emulator.port, b"{}")
     finally:
-        code, out, err = finish(proc)
+        code, _out, err = finish(proc)
     assert status == 500, (status, body)
     doc = json.loads(body)
     assert doc["errorType"] == "Runtime.LambdaContextUnmarshalError"
-    assert doc["errorMessage"] == "Unable to parse Client Context JSON: Expecting value: line 1 column 1 (char 0)"
+    assert (
+        doc["errorMessage"]
+        == "Unable to parse Client Context JSON: Expecting value: line 1 column 1 (char 0)"
+    )
     assert status2 == 200
     assert code is None, err
 
@@ -246,7 +265,7 @@ def _init_error_run(cmd: list[str], emulator: Emulator) -> tuple[int, bytes, int
     time.sleep(0.5)
     proc = start_runtime(cmd, emulator, "cargo_app.missing")
     _join_while_running(thread, proc)
-    code, out, err = finish(proc)
+    code, _out, err = finish(proc)
     status, body = box.get("r", (0, b""))
     return status, body, code, err
 
@@ -271,7 +290,8 @@ def test_emulator_quirks_harness_check(emulator: Emulator) -> None:
     box: dict[str, tuple[int, bytes]] = {}
     thread = threading.Thread(
         target=lambda: box.setdefault(
-            "r", invoke(emulator.port, b'{"q": 1}', {"lambda-runtime-client-context": '{"custom": {"k": "v"}}'})
+            "r",
+            invoke(emulator.port, b'{"q": 1}', {"lambda-runtime-client-context": '{"custom": {"k": "v"}}'}),
         ),
         daemon=True,
     )
@@ -284,7 +304,9 @@ def test_emulator_quirks_harness_check(emulator: Emulator) -> None:
     assert resp.getheader("content-type") is None
     assert resp.getheader("lambda-runtime-deadline-ms") == "600000"
     assert resp.getheader("lambda-runtime-invoked-function-arn") == "function-arn"
-    assert base64.b64decode(resp.getheader("lambda-runtime-client-context") or "") == b'{"custom": {"k": "v"}}'
+    assert (
+        base64.b64decode(resp.getheader("lambda-runtime-client-context") or "") == b'{"custom": {"k": "v"}}'
+    )
     rid = resp.getheader("lambda-runtime-aws-request-id")
     assert rid and len(rid) == 36
     conn.request("POST", f"/.rt/2018-06-01/runtime/invocation/{rid}/response", body=b'{"ok": 1}',

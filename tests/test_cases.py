@@ -83,8 +83,10 @@ def check_c04(r: RunResult, spec: CaseSpec, client: str) -> None:
     assert posts(r) == [
         (
             "response",
-            b'{"nan": NaN, "inf": Infinity, "ninf": -Infinity, "tiny": 5e-324, "big": 1e+308, '
-            b'"third": 0.3333333333333333}',
+            (
+                b'{"nan": NaN, "inf": Infinity, "ninf": -Infinity, "tiny": 5e-324, "big": 1e+308, '
+                b'"third": 0.3333333333333333}'
+            ),
             JSON,
         )
     ]
@@ -194,8 +196,10 @@ def check_c14(r: RunResult, spec: CaseSpec, client: str) -> None:
     assert posts(r) == [
         (
             "response",
-            b'{"client_context": {"custom": {"k": "v"}, "env": {"platform": "Android"}, "client": ["inst-1", '
-            b'"Demo \\u00e9", null]}, "cognito": ["us-east-1:0000-id", "us-east-1:0000-pool"]}',
+            (
+                b'{"client_context": {"custom": {"k": "v"}, "env": {"platform": "Android"}, "client": ["inst-1", '
+                b'"Demo \\u00e9", null]}, "cognito": ["us-east-1:0000-id", "us-east-1:0000-pool"]}'
+            ),
             JSON,
         ),
         ("response", b'{"client_context": {"custom": null, "env": null, "client": null}, "cognito": [null, null]}', JSON),
@@ -295,7 +299,11 @@ def check_c25_kbint(r: RunResult, spec: CaseSpec, client: str) -> None:
 
 
 def check_c26(r: RunResult, spec: CaseSpec, client: str) -> None:
-    doc = error_doc("Unable to marshal response: Object of type coroutine is not JSON serializable", "Runtime.MarshalError", 1)
+    doc = error_doc(
+        "Unable to marshal response: Object of type coroutine is not JSON serializable",
+        "Runtime.MarshalError",
+        1,
+    )
     assert posts(r) == [("error", doc, JSON)]
     assert b"RuntimeWarning: coroutine 'handler' was never awaited" in r.stderr
     assert r.alive_at_end
@@ -362,7 +370,10 @@ def run_case(spec: CaseSpec, client: str) -> RunResult:
     """Run one case spec under ``client`` with the options of its invoke.json."""
     after = spec.after or {}
     with FakeRuntimeAPI(
-        spec.invocations, api_prefix=spec.api_prefix, ipv6=spec.ipv6, max_response_bytes=spec.max_response_bytes
+        spec.invocations,
+        api_prefix=spec.api_prefix,
+        ipv6=spec.ipv6,
+        max_response_bytes=spec.max_response_bytes,
     ) as api:
         return run_runtime(
             client_cmd(client, spec.handler),
@@ -378,8 +389,12 @@ def run_case(spec: CaseSpec, client: str) -> RunResult:
         )
 
 
-@pytest.mark.parametrize(("case_id", "variant", "options", "check"), CASES, ids=[f"{c}-{v}" for c, v, *_ in CASES])
-def test_case(client: str, case_id: str, variant: str, options: dict, check: Callable, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("case_id", "variant", "options", "check"), CASES, ids=[f"{c}-{v}" for c, v, *_ in CASES]
+)
+def test_case(
+    client: str, case_id: str, variant: str, options: dict, check: Callable, tmp_path: Path
+) -> None:
     spec = load_case(CASES_DIR / case_id, tmp_path / case_id, **options)
     result = run_case(spec, client)
     assert not result.timed_out, result.describe()

@@ -42,7 +42,9 @@ def _kinds(kinds: list[str]) -> list[Invocation]:
 
 @pytest.fixture(scope="module", params=sorted(ENVS))
 def return_runs(request: pytest.FixtureRequest) -> dict:
-    return run_pair(REF_PYTHON, "returns.handler", _kinds(RETURN_KINDS), cwd=str(HANDLERS_DIR), env=ENVS[request.param])
+    return run_pair(
+        REF_PYTHON, "returns.handler", _kinds(RETURN_KINDS), cwd=str(HANDLERS_DIR), env=ENVS[request.param]
+    )
 
 
 @pytest.mark.parametrize("index", range(len(RETURN_KINDS)), ids=RETURN_KINDS)
@@ -59,7 +61,9 @@ def test_return_run_identical(return_runs: dict) -> None:
 
 @pytest.fixture(scope="module", params=sorted(ENVS))
 def error_runs(request: pytest.FixtureRequest) -> dict:
-    return run_pair(REF_PYTHON, "errors.handler", _kinds(ERROR_KINDS), cwd=str(HANDLERS_DIR), env=ENVS[request.param])
+    return run_pair(
+        REF_PYTHON, "errors.handler", _kinds(ERROR_KINDS), cwd=str(HANDLERS_DIR), env=ENVS[request.param]
+    )
 
 
 @pytest.mark.parametrize("index", range(len(ERROR_KINDS)), ids=ERROR_KINDS)
@@ -109,7 +113,13 @@ CONTEXT_ENV = {
 @pytest.fixture(scope="module", params=sorted(ENVS))
 def context_runs(request: pytest.FixtureRequest) -> dict:
     env = dict(CONTEXT_ENV, **ENVS[request.param])
-    return run_pair(REF_PYTHON, "context_attrs.handler", list(CONTEXT_INVOCATIONS.values()), cwd=str(HANDLERS_DIR), env=env)
+    return run_pair(
+        REF_PYTHON,
+        "context_attrs.handler",
+        list(CONTEXT_INVOCATIONS.values()),
+        cwd=str(HANDLERS_DIR),
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("index", range(len(CONTEXT_INVOCATIONS)), ids=list(CONTEXT_INVOCATIONS))

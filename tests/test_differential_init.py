@@ -61,7 +61,11 @@ def task_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("handler", list(HANDLERS.values()), ids=list(HANDLERS))
-@pytest.mark.parametrize("env", [{}, {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"}], ids=["default-env", "py312-env"])
+@pytest.mark.parametrize(
+    "env", [{}, {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"}], ids=["default-env", "py312-env"]
+)
 def test_handler_loading_identical(task_root: Path, handler: str, env: dict) -> None:
-    results = run_pair(REF_PYTHON, handler, [Invocation(body=b'{"k": 1}')], cwd=str(task_root), env=env, timeout_s=15)
+    results = run_pair(
+        REF_PYTHON, handler, [Invocation(body=b'{"k": 1}')], cwd=str(task_root), env=env, timeout_s=15
+    )
     assert_same_run(results)

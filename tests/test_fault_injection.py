@@ -33,9 +33,15 @@ def run(
     env: dict | None = None,
     **kwargs: object,
 ) -> RunResult:
-    with FakeRuntimeAPI(invocations, faults=faults, max_response_bytes=kwargs.pop("max_response_bytes", 6_291_556)) as api:
+    with FakeRuntimeAPI(
+        invocations, faults=faults, max_response_bytes=kwargs.pop("max_response_bytes", 6_291_556)
+    ) as api:
         return run_runtime(
-            fastric_cmd(handler), api, env={"_HANDLER": handler, **(env or {})}, cwd=str(HANDLERS_DIR), **kwargs
+            fastric_cmd(handler),
+            api,
+            env={"_HANDLER": handler, **(env or {})},
+            cwd=str(HANDLERS_DIR),
+            **kwargs,
         )
 
 
@@ -90,7 +96,9 @@ def test_stale_keep_alive_connection_is_replaced(endpoint: str) -> None:
 
 
 def test_slow_drip_answers_are_read_completely() -> None:
-    result = run("faults.echo", two_echo(), [Fault("next", action="drip", count=2), Fault("post", action="drip")])
+    result = run(
+        "faults.echo", two_echo(), [Fault("next", action="drip", count=2), Fault("post", action="drip")]
+    )
     assert_two_echoed(result)
 
 
@@ -180,7 +188,11 @@ def test_response_over_size_limit_gets_413_and_loop_continues() -> None:
 @pytest.mark.parametrize("action", ["reset", "reset_mid_body"])
 def test_post_that_reached_the_server_is_not_replayed(action: str) -> None:
     body = json.dumps({"i": 1, "pad": "p" * 20000}).encode()
-    result = run("faults.echo", [Invocation(body=body), Invocation(body=b'{"i": 2}')], [Fault("response", action=action)])
+    result = run(
+        "faults.echo",
+        [Invocation(body=body), Invocation(body=b'{"i": 2}')],
+        [Fault("response", action=action)],
+    )
     assert posts_per_request_id(result)[request_id(1)] == 1, result.describe()
     assert result.alive_at_end, result.describe()
     last = result.posts[-1]

@@ -18,16 +18,16 @@ def _helper(message):
 
 def _chained():
     try:
-        {}["missing"]
+        _ = {}["missing"]
     except KeyError as exc:
         raise ValueError("while handling") from exc
 
 
 def _implicit_chain():
     try:
-        1 / 0
+        _ = 1 / 0
     except ZeroDivisionError:
-        raise RuntimeError("during handling")  # noqa: B904
+        raise RuntimeError("during handling")  # implicit __context__ on purpose
 
 
 def handler(event, context):

@@ -39,7 +39,7 @@ VALUES = {
     "true": lambda: True,
     "false": lambda: False,
     "nested": lambda: {"a": [1, {"b": None, "c": [True, False]}], "d": {"e": {"f": "g"}}, "t": (1, 2)},
-    "dict_keys": lambda: {1: "int", 2.5: "float", True: "bool", None: "none"},
+    "dict_keys": lambda: {7: "int", 2.5: "float", True: "bool", None: "none"},
     "decimal": lambda: {
         "a": decimal.Decimal("1.10"),
         "b": decimal.Decimal("1E+2"),
@@ -50,7 +50,7 @@ VALUES = {
     "decimal_nan": lambda: [decimal.Decimal("NaN"), decimal.Decimal("-NaN"), decimal.Decimal("sNaN")],
     "nan": lambda: {"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf")},
     "non_bmp": lambda: {"emoji": "\U0001f600 \U0001f30d", "text": "\u00a3\u00e9\u2603"},
-    "escapes": lambda: "tab\tnl\nquote\"bs\\ctl\x01\x1f del\x7f ls\u2028 ps\u2029 nul\x00",
+    "escapes": lambda: 'tab\tnl\nquote"bs\\ctl\x01\x1f del\x7f ls\u2028 ps\u2029 nul\x00',
     "bytes": lambda: b"\x89PNG\r\n\x1a\n\x00\xff raw",
     "empty_bytes": lambda: b"",
     "nested_bytes": lambda: {"b": b"bytes-in-dict", "l": [b"x"]},

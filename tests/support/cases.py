@@ -66,7 +66,11 @@ def load_case(
     env.update(env_extra or {})
     handler = env.pop("_HANDLER", "app.handler")
     env["_HANDLER"] = handler
-    invoke = json.loads((root / "invoke.json").read_text(encoding="utf-8")) if (root / "invoke.json").exists() else {}
+    invoke = (
+        json.loads((root / "invoke.json").read_text(encoding="utf-8"))
+        if (root / "invoke.json").exists()
+        else {}
+    )
     invoke.update(invoke_extra or {})
     default_body = _default_event(root)
     invocations = []

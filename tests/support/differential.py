@@ -52,7 +52,9 @@ def assert_same_slice(results: Mapping[str, RunResult], index: int) -> None:
     groups = {name: invocation_slices(r) for name, r in results.items()}
     ref = groups["awslambdaric"]
     got = groups["fastric"]
-    assert index < len(ref), f"harness: reference made only {len(ref)} groups\n{results['awslambdaric'].describe()}"
+    assert index < len(ref), (
+        f"harness: reference made only {len(ref)} groups\n{results['awslambdaric'].describe()}"
+    )
     assert index < len(got), f"fastric made only {len(got)} request groups\n{results['fastric'].describe()}"
     assert normalise_requests(got[index]) == normalise_requests(ref[index])
 
@@ -61,6 +63,8 @@ def assert_same_run(results: Mapping[str, RunResult]) -> None:
     """Whole request sequences and exit status are identical."""
     ref, got = results["awslambdaric"], results["fastric"]
     assert not ref.timed_out, ref.describe()
-    assert [(r.method, r.path) for r in got.requests] == [(r.method, r.path) for r in ref.requests], got.describe()
+    assert [(r.method, r.path) for r in got.requests] == [(r.method, r.path) for r in ref.requests], (
+        got.describe()
+    )
     assert normalise_requests(got.requests) == normalise_requests(ref.requests)
     assert exit_view(got) == exit_view(ref), got.describe()

@@ -356,7 +356,7 @@ class FakeRuntimeAPI:
         for thread in self._threads:
             thread.join(timeout=2)
 
-    def __enter__(self) -> FakeRuntimeAPI:
+    def __enter__(self) -> FakeRuntimeAPI:  # noqa: PYI034
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -399,7 +399,7 @@ class FakeRuntimeAPI:
                 continue
             try:
                 sock, _ = listener.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 time.sleep(0.02)
@@ -599,11 +599,14 @@ class FakeRuntimeAPI:
             return keep_alive
         if endpoint == "next":
             return self._answer_next(conn, req, fault, keep_alive)
-        if endpoint == "response" and self.max_response_bytes is not None:
-            if len(req.body) > self.max_response_bytes:
-                req.status = 413
-                self._send(conn, 413, FAULT_BODIES[413], close=not keep_alive)
-                return keep_alive
+        if (
+            endpoint == "response"
+            and self.max_response_bytes is not None
+            and len(req.body) > self.max_response_bytes
+        ):
+            req.status = 413
+            self._send(conn, 413, FAULT_BODIES[413], close=not keep_alive)
+            return keep_alive
         if endpoint in ("response", "error"):
             status, body = self.post_status, self.post_body
         elif endpoint == "restore_next":
@@ -805,7 +808,9 @@ BASE_ENV = {
 }
 
 
-def build_env(api_address: str, cwd: str, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+def build_env(
+    api_address: str, cwd: str, overrides: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
     """The minimal, explicit environment of a runtime process: ``PATH``, :data:`BASE_ENV`,
     ``AWS_LAMBDA_RUNTIME_API``, ``LAMBDA_TASK_ROOT=cwd``, then ``overrides`` (a None value removes
     the variable). Nothing else is inherited (no AWS_* variables from the test environment)."""
