@@ -7,6 +7,7 @@ the :class:`RunResult`. See docs/TESTING.md.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,9 +30,14 @@ HANDLERS_DIR = TESTS_DIR / "handlers"
 
 def ref_python() -> str | None:
     """The reference interpreter (with awslambdaric 4.2.2): ``$FASTRIC_REF_PYTHON`` or
-    ``<repo>/.venv-ref/bin/python``; None if neither exists."""
+    ``<repo>/.venv-ref/bin/python``; failing both, this interpreter if it can import awslambdaric (CI
+    installs ``awslambdaric==4.2.2`` next to fastric); None otherwise."""
     candidate = os.environ.get("FASTRIC_REF_PYTHON") or str(REPO_ROOT / ".venv-ref" / "bin" / "python")
-    return candidate if os.path.exists(candidate) else None
+    if os.path.exists(candidate):
+        return candidate
+    if importlib.util.find_spec("awslambdaric") is not None:
+        return sys.executable
+    return None
 
 
 REF_PYTHON = ref_python()
