@@ -5,7 +5,9 @@ an older or partial build; the Python side checks with ``getattr``/``ImportError
 pure-Python equivalents (``fastric._pyloop``, the stdlib ``json`` module).
 """
 
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, final
+
+__all__: list[str]
 
 VERSION: str
 """The package version (single source: ``Cargo.toml``)."""
@@ -13,10 +15,16 @@ VERSION: str
 class FastricError(Exception):
     """Base class of the errors raised by fastric's own machinery (not by user code)."""
 
-class RuntimeApiError(FastricError, ConnectionError):
-    """A Runtime API request failed: connection error, unexpected HTTP status, or a ``/next`` response
-    without ``Lambda-Runtime-Aws-Request-Id``. For init/restore endpoints the message is awslambdaric's:
-    ``Request to Lambda Runtime '<endpoint>' endpoint failed. Reason: '<status>'. Response body: '<body>'``."""
+class RuntimeApiError(FastricError):
+    """A Runtime API request failed: connection error (the ``OSError`` is the ``__cause__``), an
+    unexpected HTTP status, or ``/next`` unusable after its retries.
+
+    Attributes: ``status`` (int, or None for transport failures), ``body`` (the response body, bytes),
+    ``fatal`` (True when Lambda expects the runtime to exit: a 500, or retries exhausted)."""
+
+    status: int | None
+    body: bytes
+    fatal: bool
 
 def json_loads(data: bytes) -> Any:
     """Decode a JSON event with ``simplejson.loads`` semantics (floats as ``float``, big integers as
@@ -34,7 +42,8 @@ def json_dumps(obj: Any, ensure_ascii: bool) -> bytes:
     ``ValueError`` with simplejson's messages (e.g. ``Object of type set is not JSON serializable``,
     ``Circular reference detected``)."""
 
-class Invocation(Protocol):
+@final
+class Invocation:
     """One ``GET /2018-06-01/runtime/invocation/next`` response."""
 
     request_id: str
@@ -58,6 +67,7 @@ class Invocation(Protocol):
     body: bytes
     """The event payload, as received."""
 
+@final
 class RuntimeApiClient:
     """The Runtime API transport: one keep-alive HTTP/1.1 connection for next/response/error, a fresh
     connection for init/restore calls (which send no User-Agent), as awslambdaric does.
@@ -67,7 +77,7 @@ class RuntimeApiClient:
         user_agent: sent on next/response/error, e.g. ``fastric-python/3.11.7-0.1.0``.
     """
 
-    def __init__(self, address: str, user_agent: str) -> None: ...
+    def __new__(cls, address: str, user_agent: str) -> RuntimeApiClient: ...
     # GET /2018-06-01/runtime/invocation/next
     def next_invocation(self) -> Invocation:
         """Block (without the GIL) until the next invocation. Raises :class:`RuntimeApiError`."""
@@ -91,14 +101,15 @@ class RuntimeApiClient:
     def restore_next(self) -> None:
         """SnapStart: block until the snapshot is restored; expects 200."""
     # POST /2018-06-01/runtime/restore/error
-    def post_restore_error(self, body: bytes, error_type: str = "Runtime.AfterRestoreError") -> None:
+    def post_restore_error(self, body: bytes, error_type: str) -> None:
         """SnapStart: post an after-restore error; expects 202."""
 
-class Hooks(Protocol):
+class _Hooks(Protocol):
     """The Python callbacks ``run_invoke_loop`` uses (built by ``fastric.bootstrap.Hooks``)."""
 
     state: dict[str, Any]
     environ: Any
+    context_class: Any
     ensure_ascii: bool
     def make_context(
         self,
@@ -113,17 +124,18 @@ class Hooks(Protocol):
     def handle_error(self, exc: BaseException, request_id: str) -> tuple[bytes, str | None]: ...
     def marshal_error(self, exc: BaseException) -> Exception: ...
 
-def run_invoke_loop(client: RuntimeApiClient, handler: Any, hooks: Hooks) -> NoReturn:
+def run_invoke_loop(client: RuntimeApiClient, handler: Any, hooks: _Hooks) -> NoReturn:
     """Serve invocations forever: ``/next`` (GIL released) → state and ``_X_AMZN_TRACE_ID`` →
     ``hooks.make_context`` → decode (``application/json`` or no content type → JSON, else bytes) →
     ``handler(event, context)`` → encode → ``/response``; an ``Exception`` → ``hooks.handle_error`` →
     ``/error``. Returns only by raising: a non-``Exception`` ``BaseException`` from the handler
     (``SystemExit``, ``KeyboardInterrupt``), or a fatal :class:`RuntimeApiError`."""
 
-def set_diagnostic_fd(fd: int) -> None:
+def set_diagnostic_fd(fd: int | None) -> None:
     """Send native ``[fastric] `` diagnostic lines to the telemetry fd ``fd`` (as TEXT frames) instead
     of stderr."""
 
-def rie_main(argv: list[str]) -> int:
+def rie_main(argv: list[str], python_executable: str | None = None) -> int:
     """Run the ``fastric-rie`` Runtime Interface Emulator with command-line ``argv``; returns the exit
-    status."""
+    status. ``python_executable`` runs ``python -m fastric HANDLER`` when no command is given
+    (default: ``sys.executable``)."""
