@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_REF := $(VENV_REF)/.ref-installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install build-dev reference lint test test-rust test-python demo bench clean
+.PHONY: install reference lint stubtest test test-rust test-python demo bench clean
 
 $(STAMP_DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP_DEPS)
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
 
+## stubtest: the hand-written _fastric.pyi matches the built module
+stubtest: install
+	source $(VENV)/bin/activate && python -m mypy.stubtest fastric._fastric
+
 ## test-rust: Rust unit tests (they link the venv's libpython)
 test-rust: $(STAMP_DEPS)
 	source $(VENV)/bin/activate && PYO3_PYTHON=$$(pwd)/$(PY) cargo test --locked
@@ -41,7 +45,7 @@ test-python: install reference
 	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python -m pytest -q tests
 
 ## test: everything CI runs
-test: lint test-rust test-python
+test: lint test-rust stubtest test-python
 
 ## demo: the sample handler served by the built-in emulator, invoked once per sample event
 demo: install

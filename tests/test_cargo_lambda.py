@@ -207,7 +207,7 @@ def test_success_two_invocations(emulator: Emulator) -> None:
         results = [invoke_with(proc, emulator.port, json.dumps({"n": n}).encode()) for n in (1, 2)]
     finally:
         code, _out, err = finish(proc)
-    for n, (status, body) in zip((1, 2), results):
+    for n, (status, body) in zip((1, 2), results, strict=True):
         assert status == 200, (status, body, err)
         assert json.loads(body) == {
             "event": {"n": n},  # no Content-Type on /next: still decoded as JSON

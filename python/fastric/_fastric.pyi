@@ -7,7 +7,18 @@ pure-Python equivalents (``fastric._pyloop``, the stdlib ``json`` module).
 
 from typing import Any, NoReturn, Protocol, final
 
-__all__: list[str]
+__all__ = [
+    "VERSION",
+    "FastricError",
+    "Invocation",
+    "RuntimeApiClient",
+    "RuntimeApiError",
+    "json_dumps",
+    "json_loads",
+    "rie_main",
+    "run_invoke_loop",
+    "set_diagnostic_fd",
+]
 
 VERSION: str
 """The package version (single source: ``Cargo.toml``)."""

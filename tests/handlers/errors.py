@@ -27,7 +27,7 @@ def _implicit_chain():
     try:
         _ = 1 / 0
     except ZeroDivisionError:
-        raise RuntimeError("during handling")  # implicit __context__ on purpose
+        raise RuntimeError("during handling")  # noqa: B904 - implicit __context__ on purpose
 
 
 def handler(event, context):

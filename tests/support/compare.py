@@ -72,6 +72,13 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "Content-Type (awslambdaric-behaviour.md section 14); fastric retries / carries on. Covered by "
         "tests/test_fault_injection.py (fastric only), never by a differential test."
     ),
+    "init-error-body-utf8": (
+        "awslambdaric posts /init/error through http.client with a str body, which http.client encodes as "
+        "Latin-1: with AWS_EXECUTION_ENV=AWS_Lambda_python3.12+ (no ASCII escaping) an `é` in the message "
+        "goes out as the invalid-UTF-8 byte 0xE9, and a character outside Latin-1 (`☃`) raises "
+        "UnicodeEncodeError, so nothing is posted and the process dies with a traceback (observed). fastric "
+        "always posts the document as UTF-8. Covered by tests/test_differential_init.py."
+    ),
     "sigterm-while-waiting": (
         "awslambdaric in standard mode cannot run a Python SIGTERM handler while blocked in /next; fastric "
         "can. Covered by tests/test_fault_injection.py."
