@@ -30,8 +30,8 @@ reference: $(STAMP_REF)
 
 lint: $(STAMP_DEPS)
 	cargo fmt --all -- --check
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
 
 ## stubtest: the hand-written _fastric.pyi matches the built module
 stubtest: install

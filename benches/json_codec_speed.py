@@ -86,7 +86,7 @@ def main():
     print(
         f"{'size':>9} | {'ref dec':>9} {'ref enc':>9} {'ref d+e':>9} | {'ours dec':>9} {'ours enc':>9} {'ours d+e':>9} | ratio"
     )
-    for r, o in zip(results["ref"], results["ours"]):
+    for r, o in zip(results["ref"], results["ours"], strict=False):
         unit = "us" if r[0] < 100 else "ms"
         k = 1000 if unit == "us" else 1
         print(

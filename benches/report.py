@@ -311,7 +311,10 @@ def memory_table(fig) -> str:
         ratio = "—"
         if name not in ("awslambdaric", "c-floor") and ref.get("hwm_kb"):
             ratio = f"{row['hwm_kb'] / ref['hwm_kb']:.2f}×"
-        mib = lambda kb: _f(kb / 1024, 1) if kb is not None else "—"
+
+        def mib(kb):
+            return _f(kb / 1024, 1) if kb is not None else "—"
+
         rows.append(
             [
                 name,
@@ -340,7 +343,9 @@ def targets(results) -> list[list[str]]:
             met += " (interval crosses the target)"
         out.append([name, f"≤ {limit}×", val, met])
 
-    fast = lambda fig: (fig or {}).get("rows", {}).get("fastric", {})
+    def fast(fig):
+        return (fig or {}).get("rows", {}).get("fastric", {})
+
     add("init overhead (cold start)", 0.3, fast(figs.get("cold_start")).get("ratio_init_overhead"))
     pi = fast(figs.get("per_invoke"))
     add("per-invoke p50", 0.33, pi.get("ratio_p50"))

@@ -83,7 +83,7 @@ def bootstrap_ci(
             cols = [
                 _np.percentile(g[gen.integers(0, len(g), size=(rows, len(g)))], q, axis=1) for g in prepared
             ]
-            for ps in zip(*cols):
+            for ps in zip(*cols, strict=False):
                 try:
                     out.append(statistic(*(float(p) for p in ps)))
                 except ZeroDivisionError:
