@@ -39,7 +39,7 @@ import report
 import stats
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
-REF_CANDIDATES = [ROOT / ".venv-ref/bin/python", Path("/work/main/.venv-ref/bin/python")]
+REF_CANDIDATES = [ROOT / ".venv-ref/bin/python"]
 THREAD_ENV = "AWS_Lambda_python3.12"
 
 #: iteration counts; --quick uses the second set. Cold starts ≥ 20 and invocations ≥ 20,000 in full.

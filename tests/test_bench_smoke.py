@@ -24,7 +24,7 @@ def _ref_python() -> str | None:
     env = os.environ.get("FASTRIC_REF_PYTHON")
     if env:
         return env
-    for cand in (ROOT / ".venv-ref/bin/python", Path("/work/main/.venv-ref/bin/python")):
+    for cand in (ROOT / ".venv-ref/bin/python",):
         if cand.exists():
             return str(cand)
     return None

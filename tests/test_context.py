@@ -7,14 +7,12 @@ import sys
 import time
 
 import pytest
+from conftest import REF_PYTHON
 from fastric import bootstrap
 from fastric.errors import FaultException
 from fastric.lambda_context import Client, ClientContext, CognitoIdentity, LambdaContext
 
-REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(
-    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
-)
+needs_ref = pytest.mark.skipif(REF_PYTHON is None, reason="reference awslambdaric venv not present")
 
 ENV = {
     "AWS_LAMBDA_LOG_GROUP_NAME": "lg",

@@ -76,7 +76,9 @@ def test_handler_loading_identical(task_root: Path, handler: str, env: dict) -> 
 
 #: handler → the errorMessage its init error carries (non-ASCII, so the py3.12+ env sends it raw).
 NON_ASCII_INIT_ERRORS = {
-    HANDLERS["import-error-raised"]: "Unable to import module 'import_error_inside': custom import problem \u00e9",
+    HANDLERS[
+        "import-error-raised"
+    ]: "Unable to import module 'import_error_inside': custom import problem \u00e9",
     HANDLERS["non-ascii-exception-at-import"]: "import-time \u2603 failure",
 }
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 
 import pytest
+from conftest import REF_PYTHON
 from fastric import bootstrap
 from fastric.errors import (
     FaultException,
@@ -15,10 +16,7 @@ from fastric.errors import (
     to_json_bytes,
 )
 
-REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(
-    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
-)
+needs_ref = pytest.mark.skipif(REF_PYTHON is None, reason="reference awslambdaric venv not present")
 
 
 class RecordingSink:

@@ -7,12 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REF_PYTHON
 from fastric import bootstrap
 
-REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(
-    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
-)
+needs_ref = pytest.mark.skipif(REF_PYTHON is None, reason="reference awslambdaric venv not present")
 
 MODULES = {
     "good_mod.py": "def handler(e, c):\n    return 'ok'\nNOT_CALLABLE = 'x'\n",

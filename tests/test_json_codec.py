@@ -500,7 +500,6 @@ def _ref_python():
     candidates = [
         os.environ.get("FASTRIC_REF_PYTHON"),
         str(ROOT / ".venv-ref" / "bin" / "python"),
-        "/work/main/.venv-ref/bin/python",
     ]
     for c in candidates:
         if c and os.path.exists(c):

@@ -10,12 +10,10 @@ import sys
 import time
 
 import pytest
+from conftest import REF_PYTHON
 from fastric import log
 
-REF_PYTHON = "/work/main/.venv-ref/bin/python"
-needs_ref = pytest.mark.skipif(
-    not os.path.exists(REF_PYTHON), reason="reference awslambdaric venv not present"
-)
+needs_ref = pytest.mark.skipif(REF_PYTHON is None, reason="reference awslambdaric venv not present")
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REF_PYTHON
 
-REF_PYTHON = "/work/main/.venv-ref/bin/python"
 RUNTIMES: dict[str, list[str]] = {}
-if os.path.exists(REF_PYTHON):
+if REF_PYTHON is not None:
     RUNTIMES["awslambdaric"] = [REF_PYTHON, "-m", "awslambdaric"]
 if os.environ.get("FASTRIC_RIE_TEST_FASTRIC_RUNTIME"):
     RUNTIMES["fastric"] = [sys.executable, "-m", "fastric"]

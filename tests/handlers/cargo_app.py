@@ -16,3 +16,9 @@ def handler(event, context):
 def fail(event, context):
     """Raise a ValueError."""
     raise ValueError("boom from cargo-lambda")
+
+
+def client_context(event, context):
+    """Return what the context saw of the client context."""
+    cc = context.client_context
+    return {"custom": None if cc is None else cc.custom}

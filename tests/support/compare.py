@@ -79,6 +79,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "UnicodeEncodeError, so nothing is posted and the process dies with a traceback (observed). fastric "
         "always posts the document as UTF-8. Covered by tests/test_differential_init.py."
     ),
+    "cargo-lambda-quirks": (
+        "for cargo-lambda's emulator fastric treats a /next without Content-Type as JSON (awslambdaric "
+        "segfaults), a deadline below 10^12 ms as relative to now (`600000`), a base64 client context as "
+        "its decoded JSON object, and any 2xx as success. Covered by tests/test_cargo_lambda.py."
+    ),
     "sigterm-while-waiting": (
         "awslambdaric in standard mode cannot run a Python SIGTERM handler while blocked in /next; fastric "
         "can. Covered by tests/test_fault_injection.py."
