@@ -41,10 +41,10 @@ def _best_us(stmt, number: int) -> float:
 def _json(small: bytes, big: bytes) -> None:
     for name, data, number in (("small", small, 20000), ("1MB", big, 20)):
         obj = _fastric.json_loads(data)
-        print(f"json_loads {name} ({len(data)} B): {_best_us(lambda d=data: _fastric.json_loads(d), number):.2f} us")
         print(
-            f"json_dumps {name}: {_best_us(lambda o=obj: _fastric.json_dumps(o, True), number):.2f} us"
+            f"json_loads {name} ({len(data)} B): {_best_us(lambda d=data: _fastric.json_loads(d), number):.2f} us"
         )
+        print(f"json_dumps {name}: {_best_us(lambda o=obj: _fastric.json_dumps(o, True), number):.2f} us")
 
 
 def _invoke_loop(invokes: int) -> None:

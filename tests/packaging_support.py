@@ -41,7 +41,9 @@ def _newest_source_mtime() -> float:
     newest = 0.0
     for name in SOURCES:
         path = ROOT / name
-        paths = [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix in {".rs", ".py", ".pyi"}]
+        paths = (
+            [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix in {".rs", ".py", ".pyi"}]
+        )
         newest = max([newest, *(p.stat().st_mtime for p in paths)])
     return newest
 
@@ -54,9 +56,13 @@ def built_wheel(arch: str | None = None) -> Path:
     arch = arch or os.uname().machine
     tag = "cp%d%d" % sys.version_info[:2]
     wheel_dir = Path(os.environ.get("FASTRIC_WHEEL_DIR", ROOT / "dist"))
-    wheels = sorted(wheel_dir.glob(f"fastric-*-{tag}-{tag}-manylinux*_{arch}.whl"), key=lambda p: p.stat().st_mtime)
+    wheels = sorted(
+        wheel_dir.glob(f"fastric-*-{tag}-{tag}-manylinux*_{arch}.whl"), key=lambda p: p.stat().st_mtime
+    )
     if not wheels:
-        pytest.skip(f"no {tag} {arch} wheel in {wheel_dir}: run `make wheel` first (it is not built by `make install`)")
+        pytest.skip(
+            f"no {tag} {arch} wheel in {wheel_dir}: run `make wheel` first (it is not built by `make install`)"
+        )
     wheel = wheels[-1]
     if wheel.stat().st_mtime < _newest_source_mtime():
         pytest.skip(f"{wheel.name} is older than the sources (not built in this run): run `make wheel`")
@@ -95,9 +101,18 @@ class Emulator:
     def __init__(self, rie_command: list[str], runtime: list[str], env: dict[str, str], cwd: Path,
                  options: list[str] | None = None) -> None:  # fmt: skip
         if options is None:
-            options = ["--runtime-interface-emulator-address", "127.0.0.1:0", "--runtime-api-address", "127.0.0.1:0"]
+            options = [
+                "--runtime-interface-emulator-address",
+                "127.0.0.1:0",
+                "--runtime-api-address",
+                "127.0.0.1:0",
+            ]
         self.proc = subprocess.Popen(
-            [*rie_command, *options, *runtime], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*rie_command, *options, *runtime],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []

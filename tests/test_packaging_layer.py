@@ -141,7 +141,9 @@ def test_bootstrap_python_on_path(layer: Path, tmp_path: Path) -> None:
 def test_bootstrap_without_python(layer: Path, tmp_path: Path) -> None:
     env = lambda_env(layer, AWS_LAMBDA_RUNTIME_API="127.0.0.1:9")
     env["PATH"] = str(tmp_path)  # nothing on PATH: the script uses only shell built-ins before exec
-    proc = subprocess.run(["/bin/sh", str(layer / "opt/bootstrap")], env=env, capture_output=True, cwd=tmp_path)
+    proc = subprocess.run(
+        ["/bin/sh", str(layer / "opt/bootstrap")], env=env, capture_output=True, cwd=tmp_path
+    )
     task = layer / "var/task"
     assert (proc.returncode, proc.stdout, proc.stderr.decode()) == (
         127,
@@ -159,7 +161,7 @@ def test_exec_wrapper_replaces_managed_client(layer: Path) -> None:
     env = lambda_env(layer, AWS_EXECUTION_ENV="AWS_Lambda_python3.12")
     runtime = [str(layer / "opt/fastric-exec-wrapper"), py, str(managed)]
     event = '{"s": "café"}'
-    with Emulator(fastric_rie_command(), runtime, env, layer / "var/task", ) as rie:
+    with Emulator(fastric_rie_command(), runtime, env, layer / "var/task") as rie:
         status, headers, body = rie.invoke(event.encode())
     # AWS_Lambda_python3.12: ensure_ascii=False, as awslambdaric does for that runtime.
     assert (status, headers.get("x-amz-function-error"), body) == (
@@ -188,7 +190,9 @@ def test_exec_wrapper_falls_back(layer: Path, extra: dict[str, str], command: li
 
 
 def test_exec_wrapper_without_command(layer: Path) -> None:
-    proc = subprocess.run([str(layer / "opt/fastric-exec-wrapper")], env=lambda_env(layer), capture_output=True)
+    proc = subprocess.run(
+        [str(layer / "opt/fastric-exec-wrapper")], env=lambda_env(layer), capture_output=True
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         2,
         b"",
