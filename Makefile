@@ -56,3 +56,24 @@ bench: install reference
 
 clean:
 	rm -rf $(VENV) $(VENV_REF) target
+
+# Packaging (docs/DEPLOY.md). `install-wheel` is the one-build alternative to `install` for CI: the
+# release wheel is built once and installed into the venv, so the packaging tests reuse it.
+.PHONY: wheel wheel-arm64 layer install-wheel
+
+## wheel: the manylinux2014 release wheel for the venv's Python in dist/ (zig-linked; auditwheel show)
+wheel: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && scripts/build-wheels.sh --out dist $(abspath $(PY))
+
+## install-wheel: build the wheel and install it into the venv (instead of maturin develop)
+install-wheel: wheel
+	$(PY) -m pip install -q --force-reinstall --no-deps \
+		dist/fastric-*-$$($(PY) -c 'import sys; print("cp%d%d" % sys.version_info[:2])')-*manylinux*_$$(uname -m).whl
+
+## wheel-arm64: the aarch64 wheel (cross-built with Debian's Rust) + smoke tests on emulated arm64 Python
+wheel-arm64: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && scripts/arm64-smoke.sh
+
+## layer: the Lambda layer zip (bootstrap, exec wrapper, python/fastric) from the wheels in dist/
+layer: wheel
+	source $(VENV)/bin/activate && scripts/build-layer.sh

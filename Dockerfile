@@ -1,0 +1,46 @@
+# fastric container image base: AWS's Lambda Python 3.12 image with fastric as the runtime client.
+#
+#   docker build -t fastric-python:3.12 .
+#   # your function's image:
+#   #   FROM fastric-python:3.12
+#   #   COPY app.py ${LAMBDA_TASK_ROOT}/
+#   #   CMD ["app.handler"]
+#   docker run --rm -p 9000:8080 my-function      # local: fastric-rie on :8080 in the container
+#   curl -d '{}' http://localhost:9000/2015-03-31/functions/function/invocations
+#
+# Stage 1 builds the manylinux2014 wheel for the image's Python (zig links it: glibc >= 2.17);
+# stage 2 pip-installs it into the Lambda base image. docs/DEPLOY.md has the details and sizes.
+ARG PYTHON_VERSION=3.12
+ARG RUST_VERSION=1.95
+
+FROM public.ecr.aws/docker/library/rust:${RUST_VERSION}-slim-bookworm AS rust
+
+FROM public.ecr.aws/docker/library/python:${PYTHON_VERSION}-slim-bookworm AS build
+ARG PYTHON_VERSION
+# gcc links the build scripts and proc macros (host code); zig links the extension itself.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+ENV RUSTUP_HOME=/usr/local/rustup \
+    CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:$PATH
+RUN pip install --no-cache-dir maturin==1.16.0 ziglang==0.17.0
+WORKDIR /src
+COPY Cargo.toml Cargo.lock pyproject.toml README.md LICENSE NOTICE ./
+COPY rust rust
+COPY python python
+RUN maturin build --release --strip --locked --compatibility manylinux2014 --zig \
+        -i "python${PYTHON_VERSION}" --out /dist
+
+FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}
+ARG PYTHON_VERSION
+RUN --mount=type=bind,from=build,source=/dist,target=/tmp/dist \
+    pip install --no-cache-dir /tmp/dist/fastric-*.whl
+COPY --chmod=755 docker/entry.sh /fastric-entry.sh
+ENV FASTRIC_PYTHON=/var/lang/bin/python${PYTHON_VERSION}
+WORKDIR /var/task
+ENTRYPOINT ["/fastric-entry.sh"]
+CMD ["app.handler"]

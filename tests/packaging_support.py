@@ -1,0 +1,171 @@
+"""Helpers for the packaging tests (``tests/test_packaging_*.py``).
+
+- :func:`built_wheel` finds the wheel for this interpreter that ``make wheel`` built in this run
+  (newer than every source file), else ``pytest.skip`` with the reason.
+- :class:`Emulator` starts a ``fastric-rie`` command on free loopback ports with a runtime command and
+  an environment, and invokes it.
+- :func:`base_python` is this machine's interpreter *without* fastric installed (the venv's base), so
+  that a test sees only the fastric copy it put in place.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LISTENING = re.compile(r"\[fastric-rie\] listening: invoke=http://([0-9.]+):(\d+)(/\S+) runtime-api=(\S+)")
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+SOURCES = ("Cargo.toml", "Cargo.lock", "pyproject.toml", "rust", "python/fastric")
+
+
+def base_python() -> str:
+    """Path of the interpreter this venv was made from (same version; fastric not installed there)."""
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    name = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    candidate = Path(base).with_name(name)
+    return str(candidate if candidate.exists() else base)
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in SOURCES:
+        path = ROOT / name
+        paths = (
+            [path] if path.is_file() else [p for p in path.rglob("*") if p.suffix in {".rs", ".py", ".pyi"}]
+        )
+        newest = max([newest, *(p.stat().st_mtime for p in paths)])
+    return newest
+
+
+def built_wheel(arch: str | None = None) -> Path:
+    """The manylinux wheel for this interpreter in ``$FASTRIC_WHEEL_DIR`` (default ``dist/``).
+
+    Skips the test when there is none, or when it is older than a source file (not built in this run).
+    """
+    arch = arch or os.uname().machine
+    tag = "cp%d%d" % sys.version_info[:2]
+    wheel_dir = Path(os.environ.get("FASTRIC_WHEEL_DIR", ROOT / "dist"))
+    wheels = sorted(
+        wheel_dir.glob(f"fastric-*-{tag}-{tag}-manylinux*_{arch}.whl"), key=lambda p: p.stat().st_mtime
+    )
+    if not wheels:
+        pytest.skip(
+            f"no {tag} {arch} wheel in {wheel_dir}: run `make wheel` first (it is not built by `make install`)"
+        )
+    wheel = wheels[-1]
+    if wheel.stat().st_mtime < _newest_source_mtime():
+        pytest.skip(f"{wheel.name} is older than the sources (not built in this run): run `make wheel`")
+    return wheel
+
+
+def extract_with_modes(archive: Path, dest: Path) -> None:
+    """Unzip ``archive`` into ``dest`` keeping the Unix permission bits, as Lambda does for layers."""
+    with zipfile.ZipFile(archive) as z:
+        for info in z.infolist():
+            z.extract(info, dest)
+            mode = info.external_attr >> 16 & 0o777
+            if mode:
+                os.chmod(dest / info.filename, mode)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """A minimal environment like Lambda's (no AWS_*, no PYTHON*, no VIRTUAL_ENV) plus ``extra``."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONNOUSERSITE": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class Emulator:
+    """``rie_command`` (e.g. ``[python, -m, fastric.rie]``) serving ``runtime`` on 127.0.0.1 free ports.
+
+    ``options`` are inserted before ``runtime`` (pass ``[]`` when the command already chooses the
+    addresses). Use as a context manager; ``stdout``/``stderr`` collect the output lines.
+    """
+
+    def __init__(self, rie_command: list[str], runtime: list[str], env: dict[str, str], cwd: Path,
+                 options: list[str] | None = None) -> None:  # fmt: skip
+        if options is None:
+            options = [
+                "--runtime-interface-emulator-address",
+                "127.0.0.1:0",
+                "--runtime-api-address",
+                "127.0.0.1:0",
+            ]
+        self.proc = subprocess.Popen(
+            [*rie_command, *options, *runtime],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
+            threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while True:
+            match = next((m for m in map(LISTENING.search, list(self.stderr)) if m), None)
+            if match:
+                self.host, self.port, self.runtime_api = match.group(1), int(match.group(2)), match.group(4)
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise AssertionError(f"fastric-rie did not start: {self.stderr}")
+            time.sleep(0.01)
+
+    @staticmethod
+    def _pump(stream, sink: list[str]) -> None:
+        for raw in iter(stream.readline, b""):
+            sink.append(raw.decode("utf-8", "replace"))
+
+    def invoke(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """POST ``body`` to the invoke endpoint; returns (status, headers with lower-case names, body)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request("POST", INVOKE_PATH, body)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def close(self) -> int:
+        """SIGTERM the emulator (it stops the runtime) and return its exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fastric_rie_command(python: str = sys.executable) -> list[str]:
+    """The ``fastric-rie`` command of the environment of ``python``."""
+    return [python, "-m", "fastric.rie"]
+
+
+def site_packages() -> str:
+    """This venv's site-packages directory."""
+    return sysconfig.get_paths()["purelib"]
