@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_REF := $(VENV_REF)/.ref-installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install reference lint stubtest test test-rust test-python demo bench clean
+.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench clean
 
 $(STAMP_DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ $(STAMP_REF): constraints-ref.txt
 	$(VENV_REF)/bin/pip install -q -r constraints-ref.txt
 	touch $@
 
-## install: the venv with the build and test tools, and fastric built in release mode (once per run)
-install: $(STAMP_DEPS)
-	source $(VENV)/bin/activate && maturin develop --release -q
+## install: the venv with the build and test tools, and fastric's release manylinux wheel built once
+## and installed into it (the same file that ships; every test uses it)
+install: install-wheel
+
+## build-dev: an editable debug build for quick edit-and-test cycles (`maturin develop`)
+build-dev: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && maturin develop -q
 
 ## reference: the awslambdaric 4.2.2 venv the differential tests compare against
 reference: $(STAMP_REF)
