@@ -37,6 +37,7 @@ enum Outcome {
 /// The `hooks` attributes, looked up once before the loop starts.
 struct Hooks<'py> {
     make_context: Bound<'py, PyAny>,
+    context_class: Bound<'py, PyAny>,
     unmarshal_fallback: Bound<'py, PyAny>,
     handle_error: Bound<'py, PyAny>,
     marshal_error: Bound<'py, PyAny>,
@@ -49,6 +50,7 @@ impl<'py> Hooks<'py> {
     fn from_object(hooks: &Bound<'py, PyAny>) -> PyResult<Self> {
         Ok(Hooks {
             make_context: hooks.getattr("make_context")?,
+            context_class: hooks.getattr("context_class")?,
             unmarshal_fallback: hooks.getattr("unmarshal_fallback")?,
             handle_error: hooks.getattr("handle_error")?,
             marshal_error: hooks.getattr("marshal_error")?,
@@ -177,11 +179,14 @@ fn set_invocation_state(
         Some(trace_id) => {
             hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id)?;
         }
-        None => {
+        // `os.environ` writes through to the C environment, so when `getenv` does not see the
+        // variable there is nothing to remove and the Python-level `pop` can be skipped.
+        None if std::env::var_os(TRACE_ID_ENV).is_some() => {
             hooks
                 .environ
                 .call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()))?;
         }
+        None => {}
     }
     Ok(())
 }
@@ -194,14 +199,26 @@ fn call_handler<'py>(
     invocation: &Invocation,
     request_id: &Bound<'py, PyString>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let context = hooks.make_context.call1((
-        request_id,
-        invocation.deadline_ms,
-        invocation.invoked_function_arn.as_str(),
-        invocation.client_context.as_deref(),
-        invocation.cognito_identity.as_deref(),
-        invocation.tenant_id.as_deref(),
-    ))?;
+    let context = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
+        // The common case: no JSON headers to parse, so build the context directly.
+        hooks.context_class.call1((
+            request_id,
+            py.None(),
+            py.None(),
+            invocation.deadline_ms,
+            invocation.invoked_function_arn.as_str(),
+            invocation.tenant_id.as_deref(),
+        ))?
+    } else {
+        hooks.make_context.call1((
+            request_id,
+            invocation.deadline_ms,
+            invocation.invoked_function_arn.as_str(),
+            invocation.client_context.as_deref(),
+            invocation.cognito_identity.as_deref(),
+            invocation.tenant_id.as_deref(),
+        ))?
+    };
     let event = decode_event(py, hooks, invocation)?;
     handler.call1(PyTuple::new(py, [event, context])?)
 }

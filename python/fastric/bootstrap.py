@@ -197,6 +197,9 @@ class Hooks:
 
     def __init__(self, log_sink: Any, ensure_ascii: bool) -> None:
         self.state: dict[str, Any] = globals()
+        #: called as ``context_class(request_id, None, None, deadline_ms, arn, tenant_id)`` when
+        #: there are no client-context or Cognito headers to parse
+        self.context_class = LambdaContext
         self.environ = os.environ
         self.ensure_ascii = ensure_ascii
         self._log_sink = log_sink
