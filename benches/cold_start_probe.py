@@ -51,7 +51,9 @@ def time_to_next(argv: list[str], cwd: str, stderr: int | None = subprocess.DEVN
     srv.settimeout(20)
     port = srv.getsockname()[1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=_env(f"127.0.0.1:{port}"), stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=_env(f"127.0.0.1:{port}"), stdout=subprocess.DEVNULL, stderr=stderr
+    )
     try:
         conn, _ = srv.accept()
         conn.settimeout(20)
@@ -87,7 +89,9 @@ def _app_dir() -> str:
 def importtime(which: str, ref_python: str) -> None:
     python = sys.executable if which == "fastric" else ref_python
     module = "fastric" if which == "fastric" else "awslambdaric"
-    _, err = time_to_next([python, "-X", "importtime", "-m", module, "app.handler"], _app_dir(), subprocess.PIPE)
+    _, err = time_to_next(
+        [python, "-X", "importtime", "-m", module, "app.handler"], _app_dir(), subprocess.PIPE
+    )
     base = subprocess.run([python, "-X", "importtime", "-c", "pass"], capture_output=True, check=True).stderr
     baseline = {line.rsplit("|", 1)[-1].strip() for line in base.decode().splitlines()[1:]}
     rows = []

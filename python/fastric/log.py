@@ -30,10 +30,10 @@ __all__ = [
     "TEXT_FORMAT",
     "TEXT_DATEFMT",
     "FramedTelemetryLogSink",
-    "JsonFormatter",
-    "LambdaLoggerFilter",
-    "LambdaLoggerHandler",
-    "LambdaLoggerHandlerWithFrameType",
+    "JsonFormatter",  # noqa: F822 - resolved by __getattr__ (fastric._log_handlers)
+    "LambdaLoggerFilter",  # noqa: F822
+    "LambdaLoggerHandler",  # noqa: F822
+    "LambdaLoggerHandlerWithFrameType",  # noqa: F822
     "StandardLogSink",
     "Unbuffered",
     "WriteThroughTextIO",
