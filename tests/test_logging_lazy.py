@@ -29,7 +29,11 @@ T_BEFORE_LOGGING = time.time()
 def handler(event, context):
     action = event["action"]
     if action == "facts":
-        return {{"loaded": sorted(m for m in {heavy!r} if m in sys.modules)}}
+        import os
+        return {{
+            "loaded": sorted(m for m in {heavy!r} if m in sys.modules),
+            "fd_env": "_LAMBDA_TELEMETRY_LOG_FD" in os.environ,
+        }}
     if action == "log":
         import logging
         logging.getLogger().warning("root %s", 1)
@@ -234,10 +238,13 @@ LOG_ENVS = {
 }
 
 
-def test_logging_not_imported_by_start_up(tmp_path):
-    posts, out, _ = run_runtime(tmp_path, "lazy", "", [{"action": "facts"}])
-    assert posts == [("invocation/rid-1/response", b'{"loaded": []}')]
+@pytest.mark.parametrize("telemetry", [False, True], ids=["stdout", "fd"])
+def test_logging_not_imported_by_start_up(tmp_path, telemetry):
+    posts, out, frames = run_runtime(tmp_path, "lazy", "", [{"action": "facts"}], telemetry=telemetry)
+    # nor the other heavy modules; the telemetry fd variable is still consumed at start
+    assert posts == [("invocation/rid-1/response", b'{"loaded": [], "fd_env": false}')]
     assert out == ""
+    assert frames == ([] if telemetry else None)
 
 
 def test_eager_when_logging_already_imported(tmp_path):
