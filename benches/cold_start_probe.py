@@ -6,7 +6,7 @@ time the same interpreter takes to run ``python -c pass`` to exit. The handler m
 ``app.py`` that imports nothing. Each command is spawned ``--runs`` times (default 15), the commands
 alternating within each round so machine noise hits all of them alike; medians are reported (ms).
 
-    python benches/cold_start_probe.py [--runs N] [--ref-python PATH]
+    python benches/cold_start_probe.py [--runs N] [--ref-python PATH] [--other-tree DIR]
     python benches/cold_start_probe.py --importtime [fastric|ref]   # one run under -X importtime,
                                                                     # the imports sorted by cumulative µs
 
@@ -36,13 +36,17 @@ BARE = (
 )
 
 
-def _env(address: str) -> dict[str, str]:
+def _env(address: str, pythonpath: str | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     env["AWS_LAMBDA_RUNTIME_API"] = address
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     return env
 
 
-def time_to_next(argv: list[str], cwd: str, stderr: int | None = subprocess.DEVNULL) -> tuple[float, bytes]:
+def time_to_next(
+    argv: list[str], cwd: str, stderr: int | None = subprocess.DEVNULL, pythonpath: str | None = None
+) -> tuple[float, bytes]:
     """Spawn ``argv`` against a fresh listening socket; ms until the ``/next`` request line arrived.
 
     Returns ``(ms, stderr bytes or b"")``. Raises ``RuntimeError`` if the process exits or 20 s pass
@@ -52,7 +56,7 @@ def time_to_next(argv: list[str], cwd: str, stderr: int | None = subprocess.DEVN
     port = srv.getsockname()[1]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=_env(f"127.0.0.1:{port}"), stdout=subprocess.DEVNULL, stderr=stderr
+        argv, cwd=cwd, env=_env(f"127.0.0.1:{port}", pythonpath), stdout=subprocess.DEVNULL, stderr=stderr
     )
     try:
         conn, _ = srv.accept()
@@ -114,6 +118,11 @@ def main() -> None:
         "--ref-python", default=os.environ.get("FASTRIC_REF_PYTHON", "/work/main/.venv-ref/bin/python")
     )
     parser.add_argument("--importtime", choices=("fastric", "ref"))
+    parser.add_argument(
+        "--other-tree",
+        metavar="DIR",
+        help="also time `python -m fastric` with PYTHONPATH=DIR (e.g. an older copy of python/ with the .so)",
+    )
     args = parser.parse_args()
     if args.importtime:
         importtime(args.importtime, args.ref_python)
@@ -128,6 +137,11 @@ def main() -> None:
         "pass(fastric venv)": lambda: time_to_exit([me, "-c", "pass"], cwd),
         "pass(ref venv)": lambda: time_to_exit([ref, "-c", "pass"], cwd),
     }
+    other = args.other_tree
+    if other:
+        cases["fastric(other tree)"] = lambda: time_to_next(
+            [me, "-m", "fastric", "app.handler"], cwd, pythonpath=other
+        )[0]
     samples: dict[str, list[float]] = {k: [] for k in cases}
     for fn in cases.values():  # warm the page cache and the bytecode caches
         fn()
@@ -142,6 +156,9 @@ def main() -> None:
     bare = med["bare-socket"] - med["pass(fastric venv)"]
     print(f"init overhead: fastric {fastric:.2f} ms, awslambdaric {aws:.2f} ms, bare socket {bare:.2f} ms")
     print(f"ratio fastric/awslambdaric: {fastric / aws:.3f}")
+    if other:
+        o = med["fastric(other tree)"] - med["pass(fastric venv)"]
+        print(f"other tree: init overhead {o:.2f} ms, ratio {o / aws:.3f}")
 
 
 if __name__ == "__main__":
