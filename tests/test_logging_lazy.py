@@ -125,7 +125,7 @@ class FakeRuntimeApi:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
         self.server.daemon_threads = True
         self.server.api = self
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     @property
@@ -197,10 +197,11 @@ def run_runtime(tmp_path, mode, top, events, env=None, telemetry=False, handler=
             reader = threading.Thread(target=lambda: reader_out.append(_read_all(rfd)), daemon=True)
             reader.start()
         assert api.done.wait(30), "the runtime did not finish the events"
-        # Let an exiting runtime (init error) finish on its own; a serving one is killed.
-        try:
-            proc.wait(timeout=0.5 if api.posts and api.posts[-1][0] == "init/error" else 0.2)
-        except subprocess.TimeoutExpired:
+        # An exiting runtime (init error) finishes on its own; a serving one has written everything
+        # (stdout and frames are write-through) before its next /next, so it is killed at once.
+        if api.posts and api.posts[-1][0] == "init/error":
+            proc.wait(timeout=10)
+        else:
             proc.kill()
         out, err = proc.communicate(timeout=10)
         if rfd is not None:
