@@ -8,14 +8,14 @@ native module has it, otherwise :func:`fastric._pyloop.run`.
 
 This module's globals are the loop's ``state`` dict: ``_GLOBAL_AWS_REQUEST_ID`` and
 ``_GLOBAL_TENANT_ID`` hold the current invocation's ids (they stay set after the invocation, as in
-awslambdaric) and feed the logging filter. Start-up imports are kept small: ``json``, ``traceback``,
-``http.client`` and ``importlib`` machinery beyond what Python loads anyway are imported only on the
-paths that need them.
+awslambdaric) and feed the logging filter. Start-up imports are kept small: ``logging`` (the root
+handler is installed when something first imports it, see :func:`fastric.log.install_logging`),
+``json``, ``traceback``, ``http.client`` and ``importlib`` machinery beyond what Python loads anyway are
+imported only on the paths that need them.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -48,6 +48,7 @@ _NON_ASCII_ENVS = frozenset(
 )
 PREVIEW_RUNTIME_ENVS = frozenset(("AWS_Lambda_python3.15",))
 INIT_TYPE_SNAP_START = "snap-start"
+_ERROR = 40  # logging.ERROR, without importing logging
 
 # fastric's wording after awslambdaric's "LAMBDA_WARNING: " prefix; same placement, level and final "\r".
 UNHANDLED_INIT_WARNING = (
@@ -401,17 +402,25 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         request_handler = None
         error_result: dict[str, Any] | None
         try:
-            _log.setup_logging(_json_format, _log_level, log_sink, globals())
-            if not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get(
+            # The preview warning is logged now, so logging is needed now; otherwise the set-up waits
+            # for the first `import logging` (by the handler module, a library, or the lines below).
+            preview = not environ.get("LAMBDA_DISABLE_PREVIEW_WARN", "") and environ.get(
                 "AWS_EXECUTION_ENV", ""
-            ) in (PREVIEW_RUNTIME_ENVS):
+            ) in (PREVIEW_RUNTIME_ENVS)
+            _log.install_logging(_json_format, _log_level, log_sink, globals(), now=preview)
+            if preview:
+                import logging
+
                 logging.warning(_preview_warning())
         except Exception as e:  # noqa: BLE001 - reported like any init error, as awslambdaric does
             error_result = build_fault_result(e)
         else:
             request_handler, error_result = load_handler(handler_name)
+        _log.finish_pending_setup()
 
         if error_result is not None:
+            import logging
+
             logging.warning(UNHANDLED_INIT_WARNING)
             log_error(error_result, log_sink)
             _post_init_error(client, error_result)
@@ -425,9 +434,7 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         try:
             loop(client, request_handler, hooks)
         except Exception as e:  # noqa: BLE001 - a fatal Runtime API failure ends the process
-            _log.diagnostic(
-                f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", logging.ERROR
-            )
+            _log.diagnostic(f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", _ERROR)
             sys.exit(1)
-        _log.diagnostic("fatal: the invoke loop returned", logging.ERROR)
+        _log.diagnostic("fatal: the invoke loop returned", _ERROR)
         sys.exit(1)

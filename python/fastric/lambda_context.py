@@ -10,6 +10,8 @@ import os
 import sys
 import time
 
+from . import log as _log
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
     from typing import Any
@@ -169,17 +171,23 @@ class LambdaContext:
         one frame of type ``0xA55A0003`` when it is in use, otherwise ``sys.stdout``.
 
         The sink is that of the first root-logger handler with a ``log_sink`` attribute, as in
-        awslambdaric; with none, ``sys.stdout``.
+        awslambdaric; with none, ``sys.stdout``. While the runtime's logging set-up waits for
+        ``logging`` to be imported (:func:`fastric.log.install_logging`), the sink that handler will
+        get; ``logging`` is not imported by this method.
         """
-        import logging
-
         text = str(msg)
-        for handler in logging.getLogger().handlers:
-            sink = getattr(handler, "log_sink", None)
-            if sink is not None:
-                sink.log(text)
-                return
-        sys.stdout.write(text)
+        sink = _log.pending_log_sink()
+        if sink is None:
+            logging = sys.modules.get("logging")
+            if logging is not None:
+                for handler in logging.getLogger().handlers:
+                    sink = getattr(handler, "log_sink", None)
+                    if sink is not None:
+                        break
+        if sink is not None:
+            sink.log(text)
+        else:
+            sys.stdout.write(text)
 
     def __repr__(self) -> str:
         return (

@@ -4,12 +4,16 @@ fastric's own diagnostic lines.
 
 Behaviour follows awslambdaric 4.2.2 (``bootstrap.py`` and ``lambda_runtime_log_utils.py``; sections 7.1
 to 7.7 of the behaviour reference). Byte formats (format strings, frame layout, frame types) are exact.
+
+This module does not import :mod:`logging` (it costs several ms of cold start with what it drags in).
+:func:`install_logging` sets the root logger up at once when ``logging`` is already imported, and
+otherwise at the moment something first imports it. The ``logging`` classes live in
+:mod:`fastric._log_handlers` and are reachable here by name (``fastric.log.JsonFormatter``, ...).
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import sys
 import time
@@ -26,21 +30,29 @@ __all__ = [
     "TEXT_FORMAT",
     "TEXT_DATEFMT",
     "FramedTelemetryLogSink",
-    "JsonFormatter",
-    "LambdaLoggerFilter",
-    "LambdaLoggerHandler",
-    "LambdaLoggerHandlerWithFrameType",
+    "JsonFormatter",  # noqa: F822 - resolved by __getattr__ (fastric._log_handlers)
+    "LambdaLoggerFilter",  # noqa: F822
+    "LambdaLoggerHandler",  # noqa: F822
+    "LambdaLoggerHandlerWithFrameType",  # noqa: F822
     "StandardLogSink",
     "Unbuffered",
     "WriteThroughTextIO",
     "create_log_sink",
     "diagnostic",
     "error_log_lines",
+    "install_logging",
     "level_from_env",
     "log_format_is_json",
     "make_write_through",
+    "pending_log_sink",
     "setup_logging",
 ]
+
+# When the runtime started, as ``time.time_ns()``: logging's ``_startTime`` (the base of
+# ``LogRecord.relativeCreated``) is set to it when logging is imported late (see install_logging).
+_START_NS = time.time_ns()
+
+_WARNING = 30  # logging.WARNING, without importing logging
 
 # Frame types of the telemetry-fd protocol, by level bucket (0, 10, ..., 50), 4 bytes big-endian.
 JSON_FRAME_TYPES: dict[int, bytes] = {
@@ -92,7 +104,7 @@ def level_from_env(value: str | None) -> str:
     return value.upper()
 
 
-def _level_bucket(record: logging.LogRecord) -> int:
+def _level_bucket(record: Any) -> int:
     level = record.levelno
     if level < 0:
         level = 0
@@ -287,9 +299,10 @@ def create_log_sink() -> StandardLogSink | FramedTelemetryLogSink:
     return sink
 
 
-def diagnostic(message: str, level: int = logging.WARNING) -> None:
+def diagnostic(message: str, level: int = _WARNING) -> None:
     """Write one fastric diagnostic line, ``[fastric] <message>\\n``: as a TEXT frame of the level's
-    type on the telemetry fd when it is in use, otherwise to stderr. Never raises."""
+    type on the telemetry fd when it is in use, otherwise to stderr. ``level`` is a ``logging`` level
+    number (default 30, WARNING). Never raises."""
     line = "[fastric] " + message + "\n"
     try:
         sink = _diagnostic_sink
@@ -306,144 +319,21 @@ def diagnostic(message: str, level: int = logging.WARNING) -> None:
 # the root-logger handler
 
 
-class LambdaLoggerFilter(logging.Filter):
-    """Sets ``record.aws_request_id`` (``""`` outside an invocation) and ``record.tenant_id`` from the
-    runtime's state dict (bootstrap's ``_GLOBAL_AWS_REQUEST_ID`` / ``_GLOBAL_TENANT_ID``)."""
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        super().__init__()
-        self._state = state
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        state = self._state
-        record.aws_request_id = state.get("_GLOBAL_AWS_REQUEST_ID") or ""
-        record.tenant_id = state.get("_GLOBAL_TENANT_ID")
-        return True
-
-
-class LambdaLoggerHandler(logging.Handler):
-    """Root handler for TEXT format without ``AWS_LAMBDA_LOG_LEVEL``: each formatted record goes to
-    ``log_sink.log`` with the default frame type."""
-
-    def __init__(self, log_sink: Any) -> None:
-        super().__init__()
-        self.log_sink = log_sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.log_sink.log(self.format(record))
-
-
-class LambdaLoggerHandlerWithFrameType(logging.Handler):
-    """Root handler for JSON format or when a level is configured: the frame type follows the
-    record's level (the formatter's ``record._frame_type`` first, else the TEXT type of the level)."""
-
-    def __init__(self, log_sink: Any) -> None:
-        super().__init__()
-        self.log_sink = log_sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        msg = self.format(record)
-        self.log_sink.log(
-            msg, getattr(record, "_frame_type", None) or TEXT_FRAME_TYPES[_level_bucket(record)]
-        )
-
-
-_RESERVED = frozenset(
-    (
-        "name",
-        "msg",
-        "args",
-        "levelname",
-        "levelno",
-        "pathname",
-        "filename",
-        "module",
-        "exc_info",
-        "exc_text",
-        "stack_info",
-        "lineno",
-        "funcName",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "thread",
-        "threadName",
-        "processName",
-        "process",
-        "aws_request_id",
-        "tenant_id",
-        "_frame_type",
-    )
+_HANDLER_NAMES = frozenset(
+    ("JsonFormatter", "LambdaLoggerFilter", "LambdaLoggerHandler", "LambdaLoggerHandlerWithFrameType")
 )
 
 
-class JsonFormatter(logging.Formatter):
-    """awslambdaric's JSON log line: one object per record plus ``\\n``.
+def __getattr__(name: str) -> Any:
+    # The logging classes live in fastric._log_handlers (it imports logging); keep them reachable here.
+    if name in _HANDLER_NAMES:
+        from . import _log_handlers
 
-    Keys in order: ``timestamp`` (UTC, second precision), ``level``, ``message`` (a dict ``msg``
-    without args is embedded as an object), ``logger``, ``stackTrace``/``errorType``/``errorMessage``
-    (with ``exc_info``), ``requestId``, ``location`` (with ``exc_info``), ``tenantId`` (when not None),
-    then the ``extra=`` fields; keys whose value is None are dropped. Encoded by the stdlib encoder
-    without ASCII escaping, non-serialisable values ``str()``-ed.
-
-    Like awslambdaric, it normalises the record's ``levelno``/``levelname`` to the 0–50 bucket and sets
-    ``record._frame_type`` (visible to other handlers).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(datefmt=JSON_DATEFMT)
-        import json
-
-        self._encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-
-    def format(self, record: logging.LogRecord) -> str:
-        level = _level_bucket(record)
-        record.levelno = level
-        record.levelname = logging.getLevelName(level)
-        record._frame_type = JSON_FRAME_TYPES.get(level, JSON_FRAME_TYPES[0])
-
-        msg = record.msg
-        exc_info: Any = record.exc_info
-        stack: list[str] | None = None
-        etype: str | None = None
-        evalue: str | None = None
-        location: str | None = None
-        # exc_info=(None, None, None) (logging.exception outside an except block) counts as absent.
-        if exc_info and exc_info[0] is not None:
-            import traceback
-
-            stack = traceback.format_tb(exc_info[2])
-            etype = exc_info[0].__name__
-            evalue = _safe_str(exc_info[1])
-            location = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        result: dict[str, Any] = {
-            "timestamp": self.formatTime(record, self.datefmt),
-            "level": record.levelname,
-            "message": msg if isinstance(msg, dict) and not record.args else record.getMessage(),
-            "logger": record.name,
-            "stackTrace": stack,
-            "errorType": etype,
-            "errorMessage": evalue,
-            "requestId": getattr(record, "aws_request_id", None),
-            "location": location,
-        }
-        tenant = getattr(record, "tenant_id", None)
-        if tenant is not None:
-            result["tenantId"] = tenant
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and key not in result:
-                result[key] = value
-        return self._encode({k: v for k, v in result.items() if v is not None}) + "\n"
+        return getattr(_log_handlers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:  # noqa: BLE001
-        return "<exception str() failed>"
-
-
-def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[str, Any]) -> logging.Handler:
+def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[str, Any]) -> Any:
     """Install fastric's handler on the root logger, as awslambdaric's ``_setup_logging`` does.
 
     - ``logging.Formatter.converter`` becomes ``time.gmtime`` (process-wide);
@@ -453,8 +343,17 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
     - the root level is set only when ``log_level`` is a known level name (otherwise WARNING stays);
     - the sink's ``error_frame_type`` is set for the format.
 
-    Returns the handler.
+    Imports :mod:`logging`. Returns the handler (a ``logging.Handler``).
     """
+    import logging
+
+    from ._log_handlers import (
+        JsonFormatter,
+        LambdaLoggerFilter,
+        LambdaLoggerHandler,
+        LambdaLoggerHandlerWithFrameType,
+    )
+
     logging.Formatter.converter = time.gmtime
     root = logging.getLogger()
     handler: logging.Handler
@@ -475,8 +374,145 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
     return handler
 
 
+class _LoaderThenSetup:
+    """Wraps the real loader of ``logging``: runs the module, then the pending set-up, before the
+    import statement that triggered it returns. It puts the real loader back on the module and its
+    spec first, so nothing of it stays visible afterwards."""
+
+    def __init__(self, loader: Any, pending: _PendingSetup) -> None:
+        self._loader = loader
+        self._pending = pending
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: Any) -> None:
+        loader = self._loader
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.loader is self:
+            spec.loader = loader
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = loader
+        loader.exec_module(module)
+        self._pending.run(module)
+
+
+class _PendingSetup:
+    """A ``sys.meta_path`` finder that waits for the first import of ``logging`` (also as the parent of
+    ``logging.config``/``logging.handlers``, from any thread): it asks the finders after it for the
+    spec and wraps the loader (:class:`_LoaderThenSetup`); the set-up then runs right after the module
+    body, under the import lock of ``logging``, so concurrent importers wait for it. Other names: None.
+    """
+
+    def __init__(self, json_format: bool, log_level: str, log_sink: Any, state: dict[str, Any]) -> None:
+        self.json_format = json_format
+        self.log_level = log_level
+        self.log_sink = log_sink
+        self.state = state
+        self.done = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        """The spec of ``logging`` with its loader wrapped; None for any other module (or when the
+        set-up already ran)."""
+        if fullname != "logging" or self.done:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None) if finder is not self else None
+            if find is None:
+                continue
+            spec = find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _LoaderThenSetup(spec.loader, self)
+                return spec
+        return None
+
+    def run(self, logging_module: Any) -> None:
+        """Run the set-up once: logging's ``_startTime`` back-dated to the runtime start (so
+        ``relativeCreated`` counts from there, as when logging is imported at start), then
+        :func:`setup_logging`. The finder leaves ``sys.meta_path``. A failure is a diagnostic line."""
+        global _pending
+        if self.done:
+            return
+        self.done = True
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        try:
+            start = logging_module.__dict__.get("_startTime")
+            if isinstance(start, float):  # Python <= 3.12: time.time()
+                logging_module._startTime = _START_NS / 1e9
+            elif isinstance(start, int):  # Python >= 3.13: time.time_ns()
+                logging_module._startTime = _START_NS
+            setup_logging(self.json_format, self.log_level, self.log_sink, self.state)
+        except Exception as e:  # noqa: BLE001 - must not break the user's `import logging`
+            diagnostic(f"could not set up logging: {type(e).__name__}: {e}", 40)
+        finally:
+            if _pending is self:
+                _pending = None
+
+
+_pending: _PendingSetup | None = None
+
+
+def install_logging(
+    json_format: bool, log_level: str, log_sink: Any, state: dict[str, Any], now: bool = False
+) -> bool:
+    """Set up the root logger as :func:`setup_logging` does, now or when ``logging`` is first imported.
+
+    The sink's ``error_frame_type`` is set at once. When ``now`` is true or ``logging`` is already in
+    ``sys.modules`` (e.g. imported by ``sitecustomize``), :func:`setup_logging` runs now and its
+    exceptions propagate; returns True. Otherwise a finder is put first on ``sys.meta_path`` that runs
+    the set-up as soon as ``logging`` has been imported by anyone, before the importing code continues
+    (handler, level, formatter, filter, converter and records are the same as with an eager set-up);
+    returns False. Until then :func:`pending_log_sink` returns ``log_sink``.
+    """
+    global _pending
+    log_sink.error_frame_type = JSON_FRAME_TYPES[40] if json_format else TEXT_FRAME_TYPES[40]
+    if now or "logging" in sys.modules:
+        setup_logging(json_format, log_level, log_sink, state)
+        return True
+    pending = _PendingSetup(json_format, log_level, log_sink, state)
+    _pending = pending
+    sys.meta_path.insert(0, pending)
+    return False
+
+
+def finish_pending_setup() -> None:
+    """Safety net, called at the end of init: when ``logging`` got imported without passing through
+    the finder (another finder in front of it answered for it), run the set-up now."""
+    pending = _pending
+    if pending is None:
+        return
+    module = sys.modules.get("logging")
+    spec = getattr(module, "__spec__", None)
+    if module is not None and not getattr(spec, "_initializing", False):
+        pending.run(module)
+
+
+def pending_log_sink() -> Any:
+    """The sink the root handler will write to while its set-up waits for ``logging`` to be
+    imported; None when no set-up is pending (then the root logger's handlers hold the sink)."""
+    pending = _pending
+    return pending.log_sink if pending is not None else None
+
+
 # --------------------------------------------------------------------------------------------------
 # the unhandled-error record
+
+
+def _converter() -> Callable[[float], Any]:
+    # logging.Formatter.converter; time.gmtime (what the set-up installs) while logging is not imported
+    # or its set-up has not run yet.
+    logging = sys.modules.get("logging")
+    if logging is None or _pending is not None:
+        return time.gmtime
+    return logging.Formatter.converter
 
 
 def error_log_lines(
@@ -492,7 +528,7 @@ def error_log_lines(
     """
     if json_format:
         doc = {
-            "timestamp": time.strftime(JSON_DATEFMT, logging.Formatter.converter(time.time())),
+            "timestamp": time.strftime(JSON_DATEFMT, _converter()(time.time())),
             "level": "ERROR",
         }
         doc.update(error_result)

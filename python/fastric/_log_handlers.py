@@ -1,0 +1,157 @@
+"""The ``logging`` classes of fastric's root-logger handler: the request-id filter, the two handlers and
+the JSON formatter (awslambdaric 4.2.2 ``bootstrap.py`` and ``lambda_runtime_log_utils.py``; sections
+7.2 to 7.4 of the behaviour reference).
+
+Split out of :mod:`fastric.log` because it imports :mod:`logging`: this module is imported only when
+logging is set up, which happens when ``logging`` is first imported by anyone (see
+:func:`fastric.log.install_logging`). The names are also reachable as ``fastric.log.<name>``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .log import JSON_DATEFMT, JSON_FRAME_TYPES, TEXT_FRAME_TYPES, _level_bucket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
+    from typing import Any
+
+__all__ = ["JsonFormatter", "LambdaLoggerFilter", "LambdaLoggerHandler", "LambdaLoggerHandlerWithFrameType"]
+
+
+class LambdaLoggerFilter(logging.Filter):
+    """Sets ``record.aws_request_id`` (``""`` outside an invocation) and ``record.tenant_id`` from the
+    runtime's state dict (bootstrap's ``_GLOBAL_AWS_REQUEST_ID`` / ``_GLOBAL_TENANT_ID``)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__()
+        self._state = state
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        state = self._state
+        record.aws_request_id = state.get("_GLOBAL_AWS_REQUEST_ID") or ""
+        record.tenant_id = state.get("_GLOBAL_TENANT_ID")
+        return True
+
+
+class LambdaLoggerHandler(logging.Handler):
+    """Root handler for TEXT format without ``AWS_LAMBDA_LOG_LEVEL``: each formatted record goes to
+    ``log_sink.log`` with the default frame type."""
+
+    def __init__(self, log_sink: Any) -> None:
+        super().__init__()
+        self.log_sink = log_sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log_sink.log(self.format(record))
+
+
+class LambdaLoggerHandlerWithFrameType(logging.Handler):
+    """Root handler for JSON format or when a level is configured: the frame type follows the
+    record's level (the formatter's ``record._frame_type`` first, else the TEXT type of the level)."""
+
+    def __init__(self, log_sink: Any) -> None:
+        super().__init__()
+        self.log_sink = log_sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = self.format(record)
+        self.log_sink.log(
+            msg, getattr(record, "_frame_type", None) or TEXT_FRAME_TYPES[_level_bucket(record)]
+        )
+
+
+_RESERVED = frozenset(
+    (
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "aws_request_id",
+        "tenant_id",
+        "_frame_type",
+    )
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """awslambdaric's JSON log line: one object per record plus ``\\n``.
+
+    Keys in order: ``timestamp`` (UTC, second precision), ``level``, ``message`` (a dict ``msg``
+    without args is embedded as an object), ``logger``, ``stackTrace``/``errorType``/``errorMessage``
+    (with ``exc_info``), ``requestId``, ``location`` (with ``exc_info``), ``tenantId`` (when not None),
+    then the ``extra=`` fields; keys whose value is None are dropped. Encoded by the stdlib encoder
+    without ASCII escaping, non-serialisable values ``str()``-ed.
+
+    Like awslambdaric, it normalises the record's ``levelno``/``levelname`` to the 0–50 bucket and sets
+    ``record._frame_type`` (visible to other handlers).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(datefmt=JSON_DATEFMT)
+        import json
+
+        self._encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = _level_bucket(record)
+        record.levelno = level
+        record.levelname = logging.getLevelName(level)
+        record._frame_type = JSON_FRAME_TYPES.get(level, JSON_FRAME_TYPES[0])
+
+        msg = record.msg
+        exc_info: Any = record.exc_info
+        stack: list[str] | None = None
+        etype: str | None = None
+        evalue: str | None = None
+        location: str | None = None
+        # exc_info=(None, None, None) (logging.exception outside an except block) counts as absent.
+        if exc_info and exc_info[0] is not None:
+            import traceback
+
+            stack = traceback.format_tb(exc_info[2])
+            etype = exc_info[0].__name__
+            evalue = _safe_str(exc_info[1])
+            location = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        result: dict[str, Any] = {
+            "timestamp": self.formatTime(record, self.datefmt),
+            "level": record.levelname,
+            "message": msg if isinstance(msg, dict) and not record.args else record.getMessage(),
+            "logger": record.name,
+            "stackTrace": stack,
+            "errorType": etype,
+            "errorMessage": evalue,
+            "requestId": getattr(record, "aws_request_id", None),
+            "location": location,
+        }
+        tenant = getattr(record, "tenant_id", None)
+        if tenant is not None:
+            result["tenantId"] = tenant
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and key not in result:
+                result[key] = value
+        return self._encode({k: v for k, v in result.items() if v is not None}) + "\n"
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return "<exception str() failed>"
