@@ -137,16 +137,6 @@ impl Target {
     }
 }
 
-/// True for the errors a peer's kernel gives when our bytes reach a socket the server had already
-/// closed (or closed with our request unread): RST (`ECONNRESET`) or `EPIPE`. The server application
-/// cannot have acted on such a request, so resending it on a new connection is not a replay.
-fn peer_closed_unread(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
-    )
-}
-
 /// One attempt's failure, with what the retry policy needs to know.
 struct AttemptError {
     error: RuntimeError,
@@ -310,11 +300,10 @@ impl RuntimeApi {
         };
         if let Err(err) = conn.send(&self.head, body) {
             self.conn = None;
-            let closed_unread = reused && peer_closed_unread(&err.error);
             return Err(AttemptError {
                 error: RuntimeError::Transport(err.error),
-                maybe_sent: err.wrote_any && !closed_unread,
-                stale_reuse: reused && (!err.wrote_any || closed_unread),
+                maybe_sent: err.wrote_any,
+                stale_reuse: reused && !err.wrote_any,
             });
         }
         match conn.read_response(on_idle) {
@@ -327,13 +316,9 @@ impl RuntimeApi {
             Err(error) => {
                 let got_bytes = conn.received_any();
                 self.conn = None;
-                // A reset with no answer byte on a kept-alive connection: the server had closed
-                // its end, so our request arrived at a closed socket and was never read.
-                let closed_unread =
-                    reused && !got_bytes && matches!(&error, RuntimeError::Transport(e) if peer_closed_unread(e));
                 Err(AttemptError {
                     error,
-                    maybe_sent: !closed_unread,
+                    maybe_sent: true,
                     stale_reuse: reused && !got_bytes,
                 })
             }
@@ -452,7 +437,6 @@ impl RuntimeApi {
         };
         let attempts = self.retry_delays.len() as u32 + 1;
         let mut attempt = 1;
-        let mut free_reconnect = true;
         loop {
             match self.attempt(body, &mut || true) {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(()),
@@ -463,18 +447,6 @@ impl RuntimeApi {
                     })
                 }
                 Err(failure) if failure.maybe_sent => return Err(failure.error),
-                Err(failure) if failure.stale_reuse && free_reconnect => {
-                    // The kept-alive connection was closed by the server and our request was
-                    // never read: send it once more on a new connection, without waiting.
-                    free_reconnect = false;
-                    diagnostics::log(
-                        Level::Info,
-                        &format!(
-                            "{what}: kept-alive connection was closed ({}); reconnecting",
-                            failure.error
-                        ),
-                    );
-                }
                 Err(failure) => {
                     if attempt >= attempts {
                         diagnostics::log(
@@ -660,10 +632,6 @@ mod tests {
         Close,
         /// Wait, then write these bytes.
         Delay(u64, Vec<u8>),
-        /// Write these bytes, wait for the client's next request to arrive, then close without
-        /// reading it: the kernel answers with a reset (a keep-alive connection the server
-        /// dropped just as the client reused it).
-        SendThenResetNext(Vec<u8>),
     }
 
     #[derive(Debug, Clone)]
@@ -734,11 +702,6 @@ mod tests {
                         thread::sleep(Duration::from_millis(ms));
                         sock.write_all(&bytes).is_ok()
                     }
-                    Reply::SendThenResetNext(bytes) => {
-                        let _ = sock.write_all(&bytes);
-                        let _ = sock.peek(&mut [0u8; 1]);
-                        false
-                    }
                 };
                 if !keep {
                     break;
@@ -793,13 +756,6 @@ mod tests {
 
     fn status(code: u16, body: &str) -> Reply {
         Reply::Send(format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
-    }
-
-    fn reply_bytes(reply: Reply) -> Vec<u8> {
-        match reply {
-            Reply::Send(bytes) => bytes,
-            _ => panic!("not a Send reply"),
-        }
     }
 
     fn accepted() -> Reply {
@@ -1318,28 +1274,6 @@ mod tests {
             ]
         );
         assert!(matches!(&results[3], RuntimeError::Protocol { body, .. } if body == b"too large"));
-    }
-
-    #[test]
-    fn post_refused_by_a_closed_keep_alive_connection_is_sent_again() {
-        // The server answers /next, then closes the connection with the POST unread (reset): the
-        // POST never reached the application, so it goes out once more on a new connection.
-        let fake = Fake::start(vec![
-            Reply::SendThenResetNext(reply_bytes(ok_next("r", "{}"))),
-            accepted(),
-            ok_next("r2", "{}"),
-        ]);
-        let mut api = client(&fake);
-        api.next_invocation(&mut no_idle()).unwrap();
-        api.post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
-            .unwrap();
-        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
-        drop(api);
-        let seen = fake.finish();
-        let posts: Vec<_> = seen.iter().filter(|s| s.head.starts_with("POST")).collect();
-        assert_eq!(posts.len(), 1, "{seen:?}");
-        assert_eq!(posts[0].conn, 1);
-        assert_eq!(posts[0].body, b"{\"x\": 1}");
     }
 
     #[test]
