@@ -6,6 +6,15 @@ def echo(event, context):
     return event
 
 
+def slow_echo(event, context):
+    """Return the event after 0.3 s: long enough for a connection the server closed meanwhile to be
+    seen as closed before the result is posted."""
+    import time
+
+    time.sleep(0.3)
+    return event
+
+
 def remaining(event, context):
     """Return the remaining time (ms) and its type."""
     value = context.get_remaining_time_in_millis()
