@@ -288,7 +288,7 @@ def print_threads(context):
 def late_thread(context):
     # Logs while the runtime is parked in /next after the last invocation.
     def work():
-        time.sleep(0.3)
+        time.sleep(0.05)
         log.warning("late log while waiting for the next invocation")
         print("late print while waiting for the next invocation")
 
