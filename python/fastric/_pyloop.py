@@ -128,7 +128,7 @@ class HttpRuntimeApiClient:
         )
         if status != 200:
             raise RuntimeApiError(f"Failed to get next invocation. Http Response code: {status}")
-        invocation = Invocation(body, response.getheader)
+        invocation = Invocation(body, lambda name: _utf8_header(response.getheader(name)))
         if not invocation.request_id:
             raise RuntimeApiError("Failed to find header lambda-runtime-aws-request-id in response")
         return invocation
@@ -176,6 +176,17 @@ class HttpRuntimeApiClient:
     def post_restore_error(self, body: bytes, error_type: str = "Runtime.AfterRestoreError") -> None:
         """Post an after-restore error (expects 202)."""
         self._one_shot("POST", "/restore/error", 202, body, {_ERROR_TYPE_HEADER: error_type})
+
+
+def _utf8_header(value: str | None) -> str | None:
+    # http.client decodes header bytes as Latin-1; the Runtime API sends UTF-8 (e.g. a tenant id `é`).
+    # Undecodable bytes become U+FFFD, as in the native client (`String::from_utf8_lossy`).
+    if value is None or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return value
 
 
 def _quote(request_id: str) -> str:

@@ -174,12 +174,17 @@ def make_write_through(stream: Any) -> Any:
 
     A real ``io.TextIOWrapper`` over a file descriptor becomes a :class:`WriteThroughTextIO` over the
     same binary buffer, with the same encoding, errors and newline handling (pending output is flushed
-    first); anything else is wrapped in :class:`Unbuffered`. ``None`` stays ``None``.
+    first, and ``stream`` itself is made ``write_through`` so that writes to ``sys.__stdout__`` come out
+    in order with ours); anything else is wrapped in :class:`Unbuffered`. ``None`` stays ``None``.
     """
     if stream is None or isinstance(stream, (WriteThroughTextIO, Unbuffered)):
         return stream
     if type(stream) is io.TextIOWrapper:
         try:
+            # The original stream stays reachable as sys.__stdout__/__stderr__ and shares our binary
+            # buffer: let its writes reach that buffer at once, so our next flush sends them in order
+            # (as awslambdaric's wrapper does) instead of leaving them in its own pending text.
+            stream.reconfigure(write_through=True)
             stream.flush()
             new = WriteThroughTextIO(
                 stream.buffer,

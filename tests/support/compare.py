@@ -84,6 +84,36 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "segfaults), a deadline below 10^12 ms as relative to now (`600000`), a base64 client context as "
         "its decoded JSON object, and any 2xx as success. Covered by tests/test_cargo_lambda.py."
     ),
+    "stdout-write-return": (
+        "sys.stdout.write / sys.stderr.write return the number of characters written (fastric's "
+        "WriteThroughTextIO is an io.TextIOWrapper); awslambdaric's Unbuffered wrapper returns None. "
+        "Pinned by tests/test_differential_logging.py::test_known_stream_differences."
+    ),
+    "dunder-stdout-order": (
+        "fastric makes the original sys.__stdout__/sys.__stderr__ write_through, so their text reaches the "
+        "byte buffer shared with sys.stdout at once (without it, that text was never written); in "
+        "awslambdaric it waits in the original wrapper until the next sys.stdout write, so a "
+        "sys.stdout.buffer.write made in between comes out first. Same bytes, and the same order whenever "
+        "either side flushes in between. Pinned by test_known_stream_differences."
+    ),
+    "stack-runtime-frames": (
+        "traceback.print_stack(), logging's stack_info=True and inspect.stack() show the runtime's own "
+        "frames above the handler: awslambdaric's __main__.py, main, bootstrap.run and "
+        "handle_event_request; fastric's __main__.py, main and bootstrap.run (the native loop calls the "
+        "handler directly). Not in the differential set (exception tracebacks start at the handler and "
+        "are identical)."
+    ),
+    "json-exception-outside-except": (
+        "logging.exception() outside an except block in JSON format (exc_info == (None, None, None)): "
+        "fastric logs the record without exception fields; awslambdaric's formatter raises AttributeError "
+        "and the stdlib prints '--- Logging error ---' instead. Not in the differential set."
+    ),
+    "lone-surrogates": (
+        "a lone surrogate in a record for the telemetry fd: fastric's sink writes it backslash-replaced; "
+        "awslambdaric's sink raises UnicodeEncodeError out of the logging call (its handler does not catch "
+        "it), which fails the invocation (observed). On stdout both fail identically. The unhandled-error "
+        "record is backslash-replaced by fastric on both sinks. Not in the differential set."
+    ),
     "sigterm-while-waiting": (
         "awslambdaric in standard mode cannot run a Python SIGTERM handler while blocked in /next; fastric "
         "can. Covered by tests/test_fault_injection.py."
