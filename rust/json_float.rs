@@ -95,7 +95,7 @@ pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
 fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
     let n = digits.len();
     let last = digits[n - 1];
-    if (last - b'0') % 2 == 0 {
+    if (last - b'0') % 2 == 0 || !tie_possible(value) {
         return;
     }
     // The exact decimal expansion of an f64 has at most 767 significant digits.
@@ -132,6 +132,35 @@ fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
     if candidate.parse::<f64>().ok() == Some(value) {
         digits[n - 1] = other;
     }
+}
+
+/// Cheap filter for [`prefer_even_on_tie`]: a tie needs the exact decimal expansion of `value` to
+/// have at most 18 significant digits (one more than the longest shortest repr). With
+/// `value = m × 2^e`, `m` odd: for `e < 0` the expansion is the integer `m × 5^-e` (last digit 5)
+/// scaled, so it has `⌊log10(m) + (-e)·log10 5⌋ + 1` digits; for `e ≥ 0` the value is an integer,
+/// and below 2^53 every integer is a float, so its shortest repr is exact and no tie exists.
+fn tie_possible(value: f64) -> bool {
+    let bits = value.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (mut mantissa, mut exp2) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1u64 << 52), biased - 1075)
+    };
+    if mantissa == 0 {
+        return false;
+    }
+    let zeros = mantissa.trailing_zeros();
+    mantissa >>= zeros;
+    exp2 += zeros as i32;
+    let mantissa_bits = 64 - mantissa.leading_zeros() as i32;
+    if exp2 >= 0 {
+        return mantissa_bits + exp2 > 53;
+    }
+    // A lower bound of log10(m × 5^k); the digit count exceeds it. 0.30103 < log10 2, 0.69897 < log10 5.
+    let log10_lower = f64::from(mantissa_bits - 1) * 0.301_03 + f64::from(-exp2) * 0.698_97;
+    log10_lower < 18.0
 }
 
 fn parse_exp(text: &[u8]) -> i32 {

@@ -333,6 +333,12 @@ def test_float_repr_matches_python_on_random_floats():
     for _ in range(50_000):
         values.append(rng.uniform(-1e6, 1e6) * 10.0 ** rng.randint(-30, 30))
     values += [0.1 * i for i in range(1000)] + [2.0**e for e in range(-1074, 1024, 7)]
+    # Exact halfway cases, where CPython keeps the even last digit (73177653367606.625 → …606.62),
+    # short decimals and large integers (the encoder skips its exact tie check when none is possible).
+    values += [73177653367606.625, 0.5, 2.5, 1e23, 9007199254740993.0, 2.0**63 + 2048]
+    for _ in range(50_000):
+        values.append(rng.randint(0, 10**17) / 10 ** rng.randint(0, 17))
+        values.append(rng.randint(-(2**53), 2**53) * 2.0 ** rng.randint(-40, 40))
     expected = (
         "["
         + ", ".join(
