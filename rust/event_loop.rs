@@ -77,10 +77,20 @@ pub(crate) fn run_invoke_loop(
     let hooks = Hooks::from_object(hooks)?;
     let client = client.get();
     let mut encode_buffer: Vec<u8> = Vec::new();
+    // The event, context and result of the current invocation: released only after the post, so
+    // freeing a large event does not delay the response (awslambdaric also frees them after it).
+    let mut keep_until_posted: Vec<Bound<'_, PyAny>> = Vec::with_capacity(3);
     loop {
         let invocation = client.call_waiting(py, |api, on_idle| api.next_invocation(on_idle))?;
         let processed = catch_unwind(AssertUnwindSafe(|| {
-            process_invocation(py, &hooks, handler, &invocation, &mut encode_buffer)
+            process_invocation(
+                py,
+                &hooks,
+                handler,
+                &invocation,
+                &mut encode_buffer,
+                &mut keep_until_posted,
+            )
         }));
         let outcome = match processed {
             Ok(Ok(outcome)) => outcome,
@@ -110,6 +120,7 @@ pub(crate) fn run_invoke_loop(
                 )
             }),
         };
+        keep_until_posted.clear();
         if let Err(err) = posted {
             if err.is_fatal() {
                 return Err(err.into());
@@ -128,19 +139,21 @@ pub(crate) fn run_invoke_loop(
 }
 
 /// Runs one invocation with the GIL held. `Err` only for exceptions that must end the process.
-fn process_invocation(
-    py: Python<'_>,
-    hooks: &Hooks<'_>,
-    handler: &Bound<'_, PyAny>,
+fn process_invocation<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    handler: &Bound<'py, PyAny>,
     invocation: &Invocation,
     encode_buffer: &mut Vec<u8>,
+    keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Outcome> {
     let request_id = PyString::new(py, &invocation.request_id);
     set_invocation_state(py, hooks, invocation, &request_id)?;
-    let result = match call_handler(py, hooks, handler, invocation, &request_id) {
+    let result = match call_handler(py, hooks, handler, invocation, &request_id, keep) {
         Ok(result) => result,
         Err(err) => return error_outcome(py, hooks, err, &request_id),
     };
+    keep.push(result.clone());
     if let Ok(bytes) = result.cast::<PyBytes>() {
         return Ok(Outcome::Response {
             content_type: APPLICATION_UNKNOWN,
@@ -198,6 +211,7 @@ fn call_handler<'py>(
     handler: &Bound<'py, PyAny>,
     invocation: &Invocation,
     request_id: &Bound<'py, PyString>,
+    keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let context = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
         // The common case: no JSON headers to parse, so build the context directly.
@@ -220,6 +234,8 @@ fn call_handler<'py>(
         ))?
     };
     let event = decode_event(py, hooks, invocation)?;
+    keep.push(event.clone());
+    keep.push(context.clone());
     handler.call1(PyTuple::new(py, [event, context])?)
 }
 

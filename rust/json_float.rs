@@ -158,9 +158,11 @@ fn tie_possible(value: f64) -> bool {
     if exp2 >= 0 {
         return mantissa_bits + exp2 > 53;
     }
-    // A lower bound of log10(m × 5^k); the digit count exceeds it. 0.30103 < log10 2, 0.69897 < log10 5.
-    let log10_lower = f64::from(mantissa_bits - 1) * 0.301_03 + f64::from(-exp2) * 0.698_97;
-    log10_lower < 18.0
+    // A lower bound of log10(m × 5^k) (m ≥ 2^(bits-1)); the digit count is ⌊log10⌋ + 1. The
+    // small margin absorbs rounding in this estimate: borderline values take the exact check.
+    let log5 = 1.0 - std::f64::consts::LOG10_2;
+    let log10_lower = f64::from(mantissa_bits - 1) * std::f64::consts::LOG10_2 + f64::from(-exp2) * log5;
+    log10_lower < 18.000_001
 }
 
 fn parse_exp(text: &[u8]) -> i32 {
