@@ -7,7 +7,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::errors::RuntimeError;
 use crate::headers;
@@ -18,6 +18,10 @@ pub(crate) const IDLE_SLICE: Duration = Duration::from_millis(50);
 /// up to 1 MiB; the rest leaves room for the other headers.
 pub(crate) const MAX_HEAD_BYTES: usize = 2 * 1024 * 1024;
 /// Largest accepted chunk-size line or trailer line of a chunked body, bytes.
+/// A connection that answered more recently than this is not checked for staleness before the next
+/// request: a peer that closes a kept-alive connection does so after it has been idle (keep-alive
+/// timeouts, an environment frozen between invocations), and the check costs three system calls.
+const STALE_CHECK_AFTER_IDLE: Duration = Duration::from_millis(10);
 const MAX_CHUNK_LINE_BYTES: usize = 64 * 1024;
 /// Largest amount of body memory reserved ahead of the data actually arriving, bytes.
 const MAX_BODY_STEP: usize = 8 * 1024 * 1024;
@@ -61,6 +65,8 @@ pub(crate) struct Connection {
     start: usize,
     end: usize,
     received_any: bool,
+    /// When the last complete response was read (or the connection was made).
+    last_answer: Instant,
 }
 
 impl Connection {
@@ -79,6 +85,7 @@ impl Connection {
                         start: 0,
                         end: 0,
                         received_any: false,
+                        last_answer: Instant::now(),
                     });
                 }
                 Err(err) => last = Some(err),
@@ -91,7 +98,13 @@ impl Connection {
     /// bytes nobody asked for. Checked with a non-blocking peek BEFORE writing a request, so a
     /// request is never written into a connection that is known to be dead.
     pub(crate) fn is_stale(&mut self) -> bool {
-        if self.start != self.end || self.stream.set_nonblocking(true).is_err() {
+        if self.start != self.end {
+            return true;
+        }
+        if self.last_answer.elapsed() < STALE_CHECK_AFTER_IDLE {
+            return false;
+        }
+        if self.stream.set_nonblocking(true).is_err() {
             return true;
         }
         let mut byte = [0u8; 1];
@@ -174,6 +187,7 @@ impl Connection {
                 self.start = 0;
                 self.end = 0;
             }
+            self.last_answer = Instant::now();
             return Ok(Response {
                 status,
                 headers,
