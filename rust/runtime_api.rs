@@ -586,10 +586,27 @@ fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, Runti
         client_context: non_empty(headers::LAMBDA_RUNTIME_CLIENT_CONTEXT).map(decode_client_context),
         cognito_identity: non_empty(headers::LAMBDA_RUNTIME_COGNITO_IDENTITY),
         tenant_id: non_empty(headers::LAMBDA_RUNTIME_AWS_TENANT_ID),
-        invocation_id: non_empty(headers::LAMBDA_RUNTIME_INVOCATION_ID),
+        invocation_id: non_empty(headers::LAMBDA_RUNTIME_INVOCATION_ID).and_then(echoable_invocation_id),
         content_type: text(headers::CONTENT_TYPE),
         body: response.body,
     })
+}
+
+/// The invocation id when it can be echoed in a request header; an id holding CR or NUL (which
+/// header parsing lets through) is dropped with a WARNING, so the result is still posted (without
+/// the header) instead of being refused as an invalid argument.
+fn echoable_invocation_id(id: String) -> Option<String> {
+    if http::valid_header_value(id.as_bytes()) {
+        return Some(id);
+    }
+    diagnostics::log(
+        Level::Warning,
+        &format!(
+            "{} {id:?} contains CR, LF or NUL and cannot be echoed; posting without it",
+            headers::LAMBDA_RUNTIME_INVOCATION_ID
+        ),
+    );
+    None
 }
 
 /// Epoch ms from the header: absent/unparsable → 0; `1..10^12` → now + value; otherwise as is
@@ -1119,6 +1136,34 @@ mod tests {
         fake.finish();
         assert_eq!(inv.client_context.as_deref(), Some("{\"t\": \"caf\u{FFFD}\"}"));
         assert_eq!(inv.trace_id.as_deref(), Some("a\u{FFFD}b"));
+    }
+
+    #[test]
+    fn control_bytes_in_next_headers_reach_the_invocation_and_posts_still_go_out() {
+        // RAPID (Go) may send control bytes in values; the invocation must not be lost over them.
+        let reply =
+            b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r\x01\x00\r\nLambda-Runtime-Trace-Id: T\x00\r\n\
+Lambda-Runtime-Invocation-Id: i\x00d\r\nContent-Length: 2\r\n\r\n{}"
+                .to_vec();
+        let fake = Fake::start(vec![Reply::Send(reply), accepted()]);
+        let mut api = client(&fake);
+        let inv = api.next_invocation(&mut no_idle()).unwrap();
+        assert_eq!(
+            (
+                inv.request_id.as_str(),
+                inv.trace_id.as_deref(),
+                inv.invocation_id.as_deref()
+            ),
+            ("r\u{1}\u{0}", Some("T\u{0}"), None)
+        );
+        api.post_invocation_response(&inv.request_id, inv.invocation_id.as_deref(), "application/json", b"1")
+            .unwrap();
+        drop(api);
+        let seen = fake.finish();
+        assert!(seen[1]
+            .head
+            .starts_with("POST /2018-06-01/runtime/invocation/r%01%00/response HTTP/1.1\r\n"));
+        assert!(!seen[1].head.to_ascii_lowercase().contains("invocation-id"));
     }
 
     #[test]
