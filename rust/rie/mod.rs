@@ -193,6 +193,13 @@ fn run(argv: &[String], python: &str) -> i32 {
             eprintln!("fastric-rie: cannot install signal handlers");
             return 1;
         };
+        // Orphans of the runtime's tree are reparented here, where they can be killed (RIE.md).
+        if !process::become_subreaper() {
+            diag(
+                LogLevel::Debug,
+                "PR_SET_CHILD_SUBREAPER refused; escaped runtime children may outlive it",
+            );
+        }
         let emu = Emulator::new(cfg, runtime_addr);
         let e = emu.clone();
         tokio::task::spawn_local(serve(runtime_listener, move |request| {
