@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import shutil
 import socket
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -357,3 +361,49 @@ def test_children_that_escape_the_process_group_do_not_outlive_the_runtime(
     if ending != "emulator-stop":
         r = invoke(rie, {"after": ending})
         assert (r.status_code, r.content) == (200, json.dumps({"after": ending}).encode())
+
+
+def test_running_out_of_file_descriptors_does_not_spin(tmp_path: Path) -> None:
+    """80 idle connections against a 40-descriptor limit: accept() fails with EMFILE until some close.
+    The accept loop used to retry at once, burning a whole core (2.0 CPU-s in 2 s); it now backs off.
+    Once the connections close, invokes are served again."""
+    py = sys.executable
+    proc = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            f'ulimit -n 40 && exec "{py}" -m fastric.rie --runtime-interface-emulator-address 127.0.0.1:0 '
+            f"--runtime-api-address 127.0.0.1:0 {SLEEP} 1000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    socks: list[socket.socket] = []
+    try:
+        line = proc.stderr.readline().decode()
+        match = re.search(r"invoke=(http://([\d.]+):(\d+)\S*)", line)
+        assert match, line
+        url, host, port = match.group(1), match.group(2), int(match.group(3))
+        for _ in range(80):
+            socks.append(socket.create_connection((host, port), timeout=5))
+
+        def cpu_seconds() -> float:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before = cpu_seconds()
+        time.sleep(2)
+        used = cpu_seconds() - before
+        print(f"emulator CPU while out of descriptors: {used:.2f} s in 2 s")
+        assert used < 0.5
+        for s in socks:
+            s.close()
+        socks.clear()
+        r = httpx.post(url, content=b"{}", headers={"X-Amz-Invocation-Type": "DryRun"}, timeout=10)
+        assert r.status_code == 204
+    finally:
+        for s in socks:
+            s.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stderr.close()

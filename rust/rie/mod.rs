@@ -119,8 +119,16 @@ where
     Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
 {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors (EMFILE/ENFILE) or a similar transient failure: retrying at
+                // once spins at 100% CPU until a descriptor frees up; back off a little (as Go's
+                // net/http, hence aws-lambda-rie, does).
+                diag(LogLevel::Debug, &format!("accept failed: {e}; retrying in 20 ms"));
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
