@@ -941,3 +941,23 @@ def test_gil_is_released_while_waiting_on_next() -> None:
     first, second = (json.loads(p.body)["ticks"] for p in result.posts)
     print(f"ticks while waiting on /next: {second - first}")
     assert second - first >= 20, result.describe()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.0 202 Accepted\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ],
+    ids=["100-continue", "http-1.0", "chunked", "connection-close"],
+)
+def test_odd_but_valid_answers_to_a_post(answer: bytes) -> None:
+    result = run("echo", calls({"i": 1}, {"i": 2}), [Fault("response", action="garbage", garbage=answer)])
+    assert [(p.request_id, p.body) for p in result.posts] == [
+        (request_id(1), b'{"i": 1}'),
+        (request_id(2), b'{"i": 2}'),
+    ]
+    assert [line for line in fastric_lines(result.stderr) if b" INFO " not in line] == [], result.describe()
+    assert result.alive_at_end
