@@ -190,18 +190,41 @@ fn set_invocation_state(
         .set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
     match invocation.trace_id.as_deref() {
         Some(trace_id) => {
-            hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id)?;
+            if let Err(err) = hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id) {
+                // A value the environment cannot hold (a NUL byte from the header), or an
+                // `os.environ` patched by user code: the invocation still runs, without the variable.
+                ok_or_warn(py, Err(err), invocation, "could not set")?;
+                unset_trace_id(py, hooks, invocation)?;
+            }
         }
         // `os.environ` writes through to the C environment, so when `getenv` does not see the
         // variable there is nothing to remove and the Python-level `pop` can be skipped.
-        None if std::env::var_os(TRACE_ID_ENV).is_some() => {
-            hooks
-                .environ
-                .call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()))?;
-        }
+        None if std::env::var_os(TRACE_ID_ENV).is_some() => unset_trace_id(py, hooks, invocation)?,
         None => {}
     }
     Ok(())
+}
+
+fn unset_trace_id(py: Python<'_>, hooks: &Hooks<'_>, invocation: &Invocation) -> PyResult<()> {
+    let popped = hooks
+        .environ
+        .call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()));
+    ok_or_warn(py, popped.map(drop), invocation, "could not unset")
+}
+
+/// Turns an `Exception` from updating `_X_AMZN_TRACE_ID` into a diagnostic line (the invocation must
+/// not be lost over it); other `BaseException`s (`KeyboardInterrupt` from a signal) propagate.
+fn ok_or_warn(py: Python<'_>, result: PyResult<()>, invocation: &Invocation, what: &str) -> PyResult<()> {
+    match result {
+        Err(err) if err.is_instance_of::<PyException>(py) => {
+            diagnostics::log(
+                Level::Warning,
+                &format!("{what} {TRACE_ID_ENV} for invocation {}: {err}", invocation.request_id),
+            );
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Builds the context, decodes the event and calls `handler(event, context)`.

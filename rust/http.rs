@@ -217,15 +217,7 @@ impl Connection {
 
     fn parse_head(&mut self, len: usize) -> Result<ParsedHead, RuntimeError> {
         let head = &self.buf[self.start..self.start + len];
-        let mut slots = [httparse::EMPTY_HEADER; HEADER_SLOTS];
-        let parsed = match parse_with(head, &mut slots) {
-            Err(httparse::Error::TooManyHeaders) => {
-                let mut many = vec![httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-                parse_with(head, &mut many)
-            }
-            other => other,
-        };
-        let parsed = parsed.map_err(|err| {
+        let parsed = parse_response_head(head).map_err(|err| {
             let shown = String::from_utf8_lossy(&head[..head.len().min(200)]).into_owned();
             RuntimeError::BadResponse(format!("unparsable response head ({err}): {shown:?}"))
         })?;
@@ -365,10 +357,69 @@ impl Connection {
 /// (status, HTTP minor version, headers in received order).
 pub(crate) type ParsedHead = (u16, u8, Vec<(String, Vec<u8>)>);
 
-/// Parses a complete response head with `httparse` into owned parts.
+/// Parses a complete response head (through its blank line) into owned parts.
+///
+/// Strict `httparse` first. A head it refuses only because header values hold bytes that RFC 9110
+/// forbids but servers do send (Go's `net/http`, which RAPID uses, writes every byte of a value but
+/// CR and LF as is: C0 controls, DEL, a CR not followed by LF) is parsed again with those bytes
+/// masked, and the values are then taken from the original bytes, unchanged. Without this, one
+/// control character in, say, a trace id or client context would make the whole `/next` answer
+/// unparsable and the invocation would be lost. Header names, the status line and the framing are
+/// never relaxed.
+pub(crate) fn parse_response_head(head: &[u8]) -> Result<ParsedHead, httparse::Error> {
+    let strict = parse_growing(head, &mut <[u8]>::to_vec);
+    let Err(httparse::Error::HeaderValue | httparse::Error::NewLine) = strict else {
+        return strict;
+    };
+    let Some(masked) = mask_value_controls(head) else {
+        return strict;
+    };
+    let base = masked.as_ptr() as usize;
+    parse_growing(&masked, &mut |value: &[u8]| {
+        let start = (value.as_ptr() as usize).wrapping_sub(base);
+        head.get(start..start + value.len()).unwrap_or(value).to_vec()
+    })
+}
+
+/// [`parse_with`] with 64 header slots, then 8192 when the head has more headers.
+fn parse_growing(head: &[u8], value: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> Result<ParsedHead, httparse::Error> {
+    let mut slots = [httparse::EMPTY_HEADER; HEADER_SLOTS];
+    match parse_with(head, &mut slots, value) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = vec![httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+            parse_with(head, &mut many, value)
+        }
+        other => other,
+    }
+}
+
+/// A copy of `head` with every C0 control but HTAB, every DEL and every CR not followed by LF after
+/// the status line replaced by 0xFF (which `httparse` accepts in values); `None` when there is none.
+fn mask_value_controls(head: &[u8]) -> Option<Vec<u8>> {
+    let from = head.iter().position(|b| *b == b'\n')? + 1;
+    let mut masked = head.to_vec();
+    let mut changed = false;
+    for i in from..masked.len() {
+        let bad = match masked[i] {
+            b'\r' => masked.get(i + 1) != Some(&b'\n'),
+            b'\n' | b'\t' => false,
+            0x00..=0x1f | 0x7f => true,
+            _ => false,
+        };
+        if bad {
+            masked[i] = 0xFF;
+            changed = true;
+        }
+    }
+    changed.then_some(masked)
+}
+
+/// Parses a complete response head with `httparse` into owned parts; `value` copies each header
+/// value out of `head`.
 pub(crate) fn parse_with<'b>(
     head: &'b [u8],
     slots: &mut [httparse::Header<'b>],
+    value: &mut dyn FnMut(&[u8]) -> Vec<u8>,
 ) -> Result<ParsedHead, httparse::Error> {
     let mut response = httparse::Response::new(slots);
     match response.parse(head)? {
@@ -382,12 +433,7 @@ pub(crate) fn parse_with<'b>(
     let headers = response
         .headers
         .iter()
-        .map(|h| {
-            (
-                String::from_utf8_lossy(h.name.as_bytes()).into_owned(),
-                h.value.to_vec(),
-            )
-        })
+        .map(|h| (String::from_utf8_lossy(h.name.as_bytes()).into_owned(), value(h.value)))
         .collect();
     Ok((status, version, headers))
 }
@@ -588,6 +634,31 @@ mod tests {
         let reply = format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\nContent-Length: 0\r\n\r\n");
         let r = fetch(reply.as_bytes(), 64 * 1024).unwrap();
         assert_eq!(r.header("X-BIG").map(<[u8]>::len), Some(1024 * 1024));
+    }
+
+    #[test]
+    fn control_bytes_in_header_values_are_kept_as_sent() {
+        // Go's net/http (RAPID) writes every value byte but CR/LF as is; httparse alone refuses them.
+        let reply = b"HTTP/1.1 200 OK\r\nX-Ctl: a\x01b\x7fc\x00d\r\nX-Cr: e\rf\r\nX-Empty:\r\nX-Plain: p\r\nContent-Length: 2\r\n\r\nok";
+        let r = fetch(reply, 5).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-ctl"), Some(&b"a\x01b\x7fc\x00d"[..]));
+        assert_eq!(r.header("x-cr"), Some(&b"e\rf"[..]));
+        assert_eq!(r.header("x-empty"), Some(&b""[..]));
+        assert_eq!(r.header("x-plain"), Some(&b"p"[..]));
+        assert_eq!(r.body, b"ok");
+        assert!(r.keep_alive);
+    }
+
+    #[test]
+    fn control_bytes_outside_values_are_still_garbage() {
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nX-\x01Name: v\r\n\r\n"[..],
+            b"HTTP/1.1 2\x0100 OK\r\nX: v\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n\x00\r\n\r\n",
+        ] {
+            assert!(parse_response_head(head).is_err(), "{head:?}");
+        }
     }
 
     #[test]

@@ -119,8 +119,16 @@ where
     Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
 {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors (EMFILE/ENFILE) or a similar transient failure: retrying at
+                // once spins at 100% CPU until a descriptor frees up; back off a little (as Go's
+                // net/http, hence aws-lambda-rie, does).
+                diag(LogLevel::Debug, &format!("accept failed: {e}; retrying in 20 ms"));
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
@@ -193,6 +201,13 @@ fn run(argv: &[String], python: &str) -> i32 {
             eprintln!("fastric-rie: cannot install signal handlers");
             return 1;
         };
+        // Orphans of the runtime's tree are reparented here, where they can be killed (RIE.md).
+        if !process::become_subreaper() {
+            diag(
+                LogLevel::Debug,
+                "PR_SET_CHILD_SUBREAPER refused; escaped runtime children may outlive it",
+            );
+        }
         let emu = Emulator::new(cfg, runtime_addr);
         let e = emu.clone();
         tokio::task::spawn_local(serve(runtime_listener, move |request| {

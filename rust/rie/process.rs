@@ -46,6 +46,81 @@ pub(crate) fn signal_group(pgid: i32, signal: Signal) {
     }
 }
 
+/// Makes this process the "child subreaper" of its descendants (Linux `PR_SET_CHILD_SUBREAPER`): a
+/// process that left the runtime's group (`setsid`, a double fork) and was orphaned is reparented
+/// here instead of to init, so [`kill_escaped`] can find it. False when the kernel refuses.
+pub(crate) fn become_subreaper() -> bool {
+    nix::sys::prctl::set_child_subreaper(true).is_ok()
+}
+
+/// SIGKILLs this process's children that carry `marker` (`NAME=value`, the runtime's
+/// `AWS_LAMBDA_RUNTIME_API`) in their environment, other than `keep` (the current runtime):
+/// descendants of a runtime that escaped its process group and were reparented here. Children that
+/// are already zombies are collected too (their environment is gone). Returns the pids to [`reap`].
+pub(crate) fn kill_escaped(marker: &[u8], keep: Option<u32>) -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Some(pid) == keep || pid == me {
+            continue;
+        }
+        let Some((parent, zombie)) = parent_and_zombie(pid) else {
+            continue;
+        };
+        if parent != me {
+            continue;
+        }
+        if zombie {
+            found.push(pid);
+        } else if has_env_entry(pid, marker) {
+            if let Ok(raw) = i32::try_from(pid) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(raw), Signal::SIGKILL);
+            }
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Collects the exit status of `pids` (children of this process that were killed), waiting up to
+/// 1 s in all; a pid that is not (or no longer) a child is skipped.
+pub(crate) async fn reap(mut pids: Vec<u32>) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    for _ in 0..100 {
+        pids.retain(|pid| {
+            let Ok(raw) = i32::try_from(*pid) else { return false };
+            matches!(
+                waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::StillAlive)
+            )
+        });
+        if pids.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// `(parent pid, is a zombie)` from `/proc/<pid>/stat`.
+fn parent_and_zombie(pid: u32) -> Option<(u32, bool)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses, so split at the last ')'.
+    let mut fields = stat.rsplit_once(')')?.1.split_ascii_whitespace();
+    let state = fields.next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((parent, state == "Z"))
+}
+
+fn has_env_entry(pid: u32, entry: &[u8]) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| env.split(|b| *b == 0).any(|e| e == entry))
+}
+
 /// How Go (and so Lambda) describes an exit: `exit status 7`, `signal: killed`.
 pub(crate) fn describe_exit(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
@@ -119,6 +194,16 @@ mod tests {
         assert_eq!(describe_exit(ExitStatus::from_raw(7 << 8)), "exit status 7");
         assert_eq!(describe_exit(ExitStatus::from_raw(9)), "signal: killed");
         assert_eq!(describe_exit(ExitStatus::from_raw(11)), "signal: segmentation fault");
+    }
+
+    #[test]
+    fn own_stat_fields() {
+        let (ppid, zombie) = parent_and_zombie(std::process::id()).unwrap();
+        assert!(ppid > 0 && !zombie);
+        assert!(
+            has_env_entry(std::process::id(), b"FASTRIC_NO_SUCH_ENTRY=1")
+                == std::env::var_os("FASTRIC_NO_SUCH_ENTRY").is_some()
+        );
     }
 
     #[test]

@@ -310,6 +310,7 @@ impl Emulator {
         let status = child.wait().await;
         // Children left in the group die with the runtime: no orphans.
         process::signal_group(pid as i32, Signal::SIGKILL);
+        self.kill_escaped_descendants(generation).await;
         let description = match status {
             Ok(s) if s.success() => None,
             Ok(s) => Some(process::describe_exit(s)),
@@ -349,6 +350,33 @@ impl Emulator {
             }
         }
         let _ = tx.send(true);
+    }
+
+    /// Kills the runtime's descendants that left its process group (`setsid`, double fork) and were
+    /// reparented to the emulator (a child subreaper), in rounds until none is left (a killed one's
+    /// own children are reparented in turn). The scan runs under the state lock, so a runtime
+    /// spawned meanwhile is recognised and kept.
+    async fn kill_escaped_descendants(&self, generation: u64) {
+        let marker = format!("AWS_LAMBDA_RUNTIME_API={}", self.runtime_api);
+        for _ in 0..8 {
+            let found = {
+                let st = self.lock();
+                let keep = st
+                    .runtime
+                    .as_ref()
+                    .filter(|r| r.handle.generation != generation)
+                    .map(|r| r.handle.pid);
+                process::kill_escaped(marker.as_bytes(), keep)
+            };
+            if found.is_empty() {
+                return;
+            }
+            diag(
+                LogLevel::Debug,
+                &format!("killed {} process(es) that escaped the runtime's group", found.len()),
+            );
+            process::reap(found).await;
+        }
     }
 
     /// Runs one invocation: waits for its turn, starts the runtime if needed, hands the event to
