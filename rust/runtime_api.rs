@@ -140,11 +140,10 @@ impl Target {
 /// One attempt's failure, with what the retry policy needs to know.
 struct AttemptError {
     error: RuntimeError,
-    /// Request bytes may have reached the server (a POST is then not retried, except for the one
-    /// resend after a connection drop described in [`RuntimeApi::post`]).
+    /// Request bytes may have reached the server (never replay a POST then).
     maybe_sent: bool,
     /// The attempt used a kept-alive connection and got no response byte: typically the peer
-    /// dropped it while the environment was frozen, or closed it right after its previous answer.
+    /// dropped it while the environment was frozen.
     stale_reuse: bool,
 }
 
@@ -304,9 +303,7 @@ impl RuntimeApi {
             return Err(AttemptError {
                 error: RuntimeError::Transport(err.error),
                 maybe_sent: err.wrote_any,
-                // No answer byte can have arrived before the request was even written: a write that
-                // fails on a kept-alive connection means the peer had already dropped it.
-                stale_reuse: reused,
+                stale_reuse: reused && !err.wrote_any,
             });
         }
         match conn.read_response(on_idle) {
@@ -415,9 +412,7 @@ impl RuntimeApi {
     }
 
     /// POST: retried only while no request byte can have reached the server (connect failures,
-    /// a connection found dead before writing), plus one resend when a kept-alive connection was
-    /// closed or reset with no answer byte (the server dropped it instead of processing the
-    /// request; libcurl does the same). Non-2xx → `Protocol`.
+    /// a connection found dead before writing). Non-2xx → `Protocol`.
     fn post(
         &mut self,
         what: &'static str,
@@ -442,7 +437,6 @@ impl RuntimeApi {
         };
         let attempts = self.retry_delays.len() as u32 + 1;
         let mut attempt = 1;
-        let mut free_resend = true;
         loop {
             match self.attempt(body, &mut || true) {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(()),
@@ -451,22 +445,6 @@ impl RuntimeApi {
                         status: response.status,
                         body: response.body,
                     })
-                }
-                Err(failure) if failure.stale_reuse && free_resend && is_connection_drop(&failure.error) => {
-                    // The kept-alive connection was closed or reset by the server and not one answer
-                    // byte came back: the server dropped the connection (typically right after its
-                    // previous answer) rather than answer this request, so it was not processed.
-                    // Resend once on a new connection, as libcurl (awslambdaric) does. Should the
-                    // first copy have been processed after all, the Runtime API refuses the second
-                    // with 403/400, which the caller logs; nothing is lost either way.
-                    free_resend = false;
-                    diagnostics::log(
-                        Level::Info,
-                        &format!(
-                            "{what}: kept-alive connection dropped without an answer ({}); resending once on a new connection",
-                            failure.error
-                        ),
-                    );
                 }
                 Err(failure) if failure.maybe_sent => return Err(failure.error),
                 Err(failure) => {
@@ -496,21 +474,6 @@ impl RuntimeApi {
             }
         }
     }
-}
-
-/// Whether `error` says the peer closed or reset the connection (as opposed to garbage, a timeout or
-/// a local failure).
-fn is_connection_drop(error: &RuntimeError) -> bool {
-    matches!(
-        error,
-        RuntimeError::Transport(err) if matches!(
-            err.kind(),
-            std::io::ErrorKind::UnexpectedEof
-                | std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::ConnectionAborted
-                | std::io::ErrorKind::BrokenPipe
-        )
-    )
 }
 
 fn check_header(what: &str, value: &str) -> Result<(), RuntimeError> {
@@ -1359,34 +1322,9 @@ Lambda-Runtime-Invocation-Id: i\x00d\r\nContent-Length: 2\r\n\r\n{}"
     }
 
     #[test]
-    fn post_dropped_on_a_kept_alive_connection_is_resent_once() {
-        // The server answers /next, then drops the kept-alive connection instead of answering the
-        // POST (no answer byte): the POST is resent once on a new connection.
-        let fake = Fake::start(vec![ok_next("r", "{}"), Reply::Close, accepted()]);
-        let mut api = client(&fake);
-        api.next_invocation(&mut no_idle()).unwrap();
-        api.post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
-            .unwrap();
-        drop(api);
-        let seen = fake.finish();
-        let posts: Vec<_> = seen.iter().filter(|s| s.head.starts_with("POST")).collect();
-        assert_eq!(posts.len(), 2);
-        assert_eq!((posts[0].conn, posts[1].conn), (0, 1));
-        assert_eq!(
-            (posts[0].body.as_slice(), posts[1].body.as_slice()),
-            (&b"{\"x\": 1}"[..], &b"{\"x\": 1}"[..])
-        );
-    }
-
-    #[test]
-    fn post_is_resent_at_most_once() {
-        // Dropped again on the new connection: not resent a second time; the loop carries on.
-        let fake = Fake::start(vec![
-            ok_next("r", "{}"),
-            Reply::Close,
-            Reply::Close,
-            ok_next("r2", "{}"),
-        ]);
+    fn post_is_never_replayed_once_written() {
+        // The server reads the POST and drops the connection without answering.
+        let fake = Fake::start(vec![ok_next("r", "{}"), Reply::Close, ok_next("r2", "{}")]);
         let mut api = client(&fake);
         api.next_invocation(&mut no_idle()).unwrap();
         let err = api
@@ -1397,45 +1335,12 @@ Lambda-Runtime-Invocation-Id: i\x00d\r\nContent-Length: 2\r\n\r\n{}"
             "{err:?}"
         );
         assert!(!err.is_fatal());
+        // The loop carries on: /next reconnects.
         assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
         drop(api);
         let seen = fake.finish();
-        assert_eq!(seen.iter().filter(|s| s.head.starts_with("POST")).count(), 2);
-    }
-
-    #[test]
-    fn post_on_a_new_connection_is_never_replayed_once_written() {
-        // A fresh connection that dies after the POST was written: the server may have processed it.
-        let fake = Fake::start(vec![Reply::Close, ok_next("r2", "{}")]);
-        let mut api = client(&fake);
-        let err = api
-            .post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
-            .unwrap_err();
-        assert!(matches!(&err, RuntimeError::Transport(_)), "{err:?}");
-        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
-        drop(api);
-        let seen = fake.finish();
-        assert_eq!(seen.iter().filter(|s| s.head.starts_with("POST")).count(), 1);
-    }
-
-    #[test]
-    fn post_with_a_partial_answer_is_never_replayed() {
-        // Some answer bytes came back before the connection died: the server saw the POST.
-        let fake = Fake::start(vec![
-            ok_next("r", "{}"),
-            Reply::SendClose(b"HTTP/1.1 20".to_vec()),
-            ok_next("r2", "{}"),
-        ]);
-        let mut api = client(&fake);
-        api.next_invocation(&mut no_idle()).unwrap();
-        let err = api
-            .post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
-            .unwrap_err();
-        assert!(matches!(&err, RuntimeError::Transport(_)), "{err:?}");
-        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
-        drop(api);
-        let seen = fake.finish();
-        assert_eq!(seen.iter().filter(|s| s.head.starts_with("POST")).count(), 1);
+        let posts = seen.iter().filter(|s| s.head.starts_with("POST")).count();
+        assert_eq!(posts, 1);
     }
 
     #[test]
