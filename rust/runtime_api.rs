@@ -276,13 +276,18 @@ impl RuntimeApi {
 
     /// One request/response exchange on the kept-alive connection (reconnecting first when the
     /// idle connection is found dead). The head must already be in `self.head`.
-    fn attempt(&mut self, body: &[u8], on_idle: &mut dyn FnMut() -> bool) -> Result<Response, AttemptError> {
+    fn attempt(
+        &mut self,
+        body: &[u8],
+        resendable: bool,
+        on_idle: &mut dyn FnMut() -> bool,
+    ) -> Result<Response, AttemptError> {
         let not_sent = |error| AttemptError {
             error,
             maybe_sent: false,
             stale_reuse: false,
         };
-        if self.conn.as_mut().is_some_and(Connection::is_stale) {
+        if self.conn.as_mut().is_some_and(|conn| conn.is_stale(resendable)) {
             self.conn = None;
         }
         let reused = self.conn.is_some();
@@ -347,7 +352,7 @@ impl RuntimeApi {
         let mut attempt = 1;
         let mut free_reconnect = true;
         loop {
-            let error = match self.attempt(&[], on_idle) {
+            let error = match self.attempt(&[], true, on_idle) {
                 Ok(response) if (200..300).contains(&response.status) => match accept(response) {
                     Ok(value) => return Ok(value),
                     Err(error) => {
@@ -438,7 +443,7 @@ impl RuntimeApi {
         let attempts = self.retry_delays.len() as u32 + 1;
         let mut attempt = 1;
         loop {
-            match self.attempt(body, &mut || true) {
+            match self.attempt(body, false, &mut || true) {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(()),
                 Ok(response) => {
                     return Err(RuntimeError::Protocol {

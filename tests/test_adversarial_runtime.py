@@ -696,9 +696,12 @@ def test_control_bytes_in_next_headers_lose_nothing(
 # 7. A Runtime API that answers /next with broken or odd HTTP
 # =====================================================================================================
 
+# `Connection: close`: the fake closes after the raw answer, and says so, so the post that follows
+# goes on a new connection (these tests are about parsing; a silent close racing a POST is
+# test_server_closing_after_every_answer_never_duplicates_a_post).
 RAW_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: raw-1\r\n"
-    b"Lambda-Runtime-Deadline-Ms: 99999999999999\r\n"
+    b"Lambda-Runtime-Deadline-Ms: 99999999999999\r\nConnection: close\r\n"
 )
 
 #: name → (raw /next answer, then the fake closes; the event fastric must see, or None: discarded)
@@ -750,8 +753,8 @@ RAW_ANSWERS = {
 @pytest.mark.parametrize("name", list(RAW_ANSWERS))
 def test_broken_next_answers(name: str) -> None:
     """The fake answers the first /next with raw bytes and closes the connection. A parsable answer is
-    served (its post reaches ``raw-1``, resent on a new connection if the close raced it); anything else
-    is discarded with one WARNING and /next retried. Either way the scripted invocation follows."""
+    served (its post reaches ``raw-1`` on a new connection); anything else is discarded with one
+    WARNING and /next retried. Either way the scripted invocation follows."""
     raw, event = RAW_ANSWERS[name]
     result = run("echo", [Invocation(body=b'{"next": 1}')], [Fault("next", action="garbage", garbage=raw)])
     accepted = [(p.request_id, p.body) for p in result.posts if p.status == 202]
@@ -765,22 +768,27 @@ def test_broken_next_answers(name: str) -> None:
     assert result.alive_at_end
 
 
-def test_server_closing_after_every_answer_loses_nothing() -> None:
+def test_server_closing_after_every_answer_never_duplicates_a_post() -> None:
     """The fake closes the connection after every answer without saying so. The close races the next
-    request: /next reconnects, and a POST written into the dying connection is resent once. fastric
-    used to lose about half of these invocations."""
+    request: /next reconnects (a GET is safe to resend); a POST found dead before writing goes on a new
+    connection; a POST already written into the dying connection is never resent (its bytes may have
+    reached the server: docs/RUNTIME-API-FAILURES.md), so it is reported as lost with one ERROR line.
+    Whatever the race does, no invocation is answered twice and the loop serves all of them."""
     n = 30
     faults = [
         Fault("next", action="close_after", count=10**6),
         Fault("post", action="close_after", count=10**6),
     ]
     result = run("echo", calls(*({"i": i} for i in range(n))), faults, timeout_s=60)
-    one_accepted_answer_each(result, n)
-    assert [p.body for p in result.posts if p.status == 202] == [dump({"i": i}) for i in range(n)]
-    assert all(count <= 2 for count in Counter(p.request_id for p in result.posts).values())
-    assert result.alive_at_end and not [
-        line for line in fastric_lines(result.stderr) if b" INFO " not in line
-    ]
+    posted = Counter(p.request_id for p in result.posts)
+    assert set(posted) <= {request_id(i) for i in range(1, n + 1)}, result.describe()
+    assert all(count == 1 for count in posted.values()), result.describe()
+    served = [r for r in result.requests if r.endpoint == "next" and r.status == 200]
+    assert len(served) == n, result.describe()
+    lost = [line for line in fastric_lines(result.stderr) if b" ERROR " in line]
+    assert len(lost) == n - sum(1 for p in result.posts if p.status == 202 and p.complete), result.describe()
+    assert all(b"failed: transport error" in line and b"; continuing" in line for line in lost)
+    assert result.alive_at_end
 
 
 @pytest.mark.parametrize("status", [400, 403, 410, 413, 404, 418])
@@ -910,14 +918,6 @@ def test_exception_from_a_signal_handler_while_waiting_ends_the_process(tmp_path
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="python/fastric/bootstrap.py (run): `except Exception` around the invoke loop prints only "
-    "'[fastric] fatal: the invoke loop stopped: <type>: <message>' for every exception. For one raised "
-    "by user code (a signal handler while waiting on /next) the user cannot see where it came from; "
-    "awslambdaric prints the traceback (…hostile.py, line N, in on_alarm). Print the traceback when the "
-    "exception is not a fastric.errors.FastricError.",
-)
 def test_exception_from_a_signal_handler_shows_where_it_was_raised(tmp_path: Path) -> None:
     result = run(
         "arm_raising_alarm",

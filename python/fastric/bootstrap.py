@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
 from . import log as _log
 from .errors import (
     XRAY_CAUSE_LIMIT,
+    FastricError,
     FaultException,
     build_fault_result,
     error_result_for,
@@ -434,6 +435,12 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         try:
             loop(client, request_handler, hooks)
         except Exception as e:  # noqa: BLE001 - a fatal Runtime API failure ends the process
+            if not isinstance(e, FastricError):
+                # Raised by user code outside an invocation (e.g. a signal handler while waiting on
+                # /next): show where, as an uncaught exception would.
+                import traceback
+
+                traceback.print_exception(e, file=sys.stderr)
             _log.diagnostic(f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", _ERROR)
             sys.exit(1)
         _log.diagnostic("fatal: the invoke loop returned", _ERROR)
