@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod b64;
 mod diagnostics;
 mod errors;
 mod event_loop;

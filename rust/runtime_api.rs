@@ -596,41 +596,14 @@ fn parse_deadline(value: Option<&[u8]>, now_ms: i64) -> i64 {
 /// cargo-lambda sends the client context base64-encoded: use the decoded text when it is UTF-8
 /// JSON-object text (`{` after whitespace); otherwise keep the header value unchanged.
 fn decode_client_context(value: String) -> String {
-    if let Some(decoded) = base64_decode(value.trim()).and_then(|bytes| String::from_utf8(bytes).ok()) {
+    if let Some(decoded) =
+        crate::b64::decode_any(value.trim().as_bytes()).and_then(|bytes| String::from_utf8(bytes).ok())
+    {
         if decoded.trim_start_matches([' ', '\t', '\r', '\n']).starts_with('{') {
             return decoded;
         }
     }
     value
-}
-
-/// Standard or URL-safe base64, padding optional. `None` on any other character.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let data = text.trim_end_matches('=').as_bytes();
-    if data.is_empty() || data.len() % 4 == 1 || text.len() - data.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in data {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

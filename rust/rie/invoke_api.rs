@@ -29,37 +29,6 @@ fn service_error(status: StatusCode, error_type: &'static str, message: &str) ->
     response
 }
 
-/// Decodes standard base64 (RFC 4648 alphabet, `=` padding optional); `None` when invalid.
-pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text
-        .strip_suffix(b"==")
-        .or_else(|| text.strip_suffix(b"="))
-        .unwrap_or(text);
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 fn parse_path(path: &str) -> Option<&str> {
     let name = path
         .strip_prefix("/2015-03-31/functions/")?
@@ -161,7 +130,7 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
     };
     let client_context = match headers.get("x-amz-client-context") {
         None => None,
-        Some(v) => match base64_decode(v.as_bytes()).and_then(|d| HeaderValue::from_bytes(&d).ok()) {
+        Some(v) => match crate::b64::decode_standard(v.as_bytes()).and_then(|d| HeaderValue::from_bytes(&d).ok()) {
             Some(decoded) => Some(decoded),
             None => {
                 return service_error(
@@ -240,14 +209,6 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64() {
-        assert_eq!(base64_decode(b"eyJhIjoxfQ==").as_deref(), Some(&br#"{"a":1}"#[..]));
-        assert_eq!(base64_decode(b"eyJhIjoxfQ").as_deref(), Some(&br#"{"a":1}"#[..]));
-        assert_eq!(base64_decode(b"e$").as_deref(), None);
-        assert_eq!(base64_decode(b"").as_deref(), Some(&b""[..]));
-    }
 
     #[test]
     fn paths() {
