@@ -216,6 +216,54 @@ def invoke_table(fig) -> str:
     return text
 
 
+def emulator_table(fig) -> str:
+    """Figure 6 table: end to end through fastric-rie."""
+    header = [
+        "runtime behind fastric-rie",
+        "p50 (µs)",
+        "p90 (µs)",
+        "p99 (µs)",
+        "invocations/s",
+        "p50 ratio",
+        "p99 ratio",
+    ]
+    rows = []
+    for name, row in fig["rows"].items():
+        if row.get("failed"):
+            rows.append(_failed_row(name, row, len(header)))
+            continue
+        r = row["e2e_us"]
+        rows.append(
+            [
+                name,
+                _f(r["median"]),
+                _f(r["p90"]),
+                _f(r["p99"]),
+                _f(row["invocations_per_s"], 0),
+                _ratio(row.get("ratio_p50")),
+                _ratio(row.get("ratio_p99")),
+            ]
+        )
+    text = (
+        f"Invocations per runtime: {fig['invocations']}, one after another on one keep-alive connection "
+        "(`POST /2015-03-31/functions/function/invocations`, trivial handler). Ratios are against "
+        "awslambdaric behind the same emulator.\n\n" + _table(header, rows)
+    )
+    if fig.get("emulator_share_us") is not None:
+        text += (
+            f"\nThe emulator's own share: {fig['emulator_share_us']:.1f} µs per invoke (the C floor behind "
+            "fastric-rie minus the C floor against the benchmark's Runtime API server, p50).\n"
+        )
+    fast = fig["rows"].get("fastric", {})
+    if fast.get("vs_reference_p50") is not None:
+        text += (
+            f"\nReference: aws-lambda-rie with awslambdaric, measured by hand on the development machines "
+            f"(p50 ~{fig['reference_p50_us']:.0f} µs, ~{fig['reference_per_s']:.0f} invokes/s; it is not built "
+            f"here). fastric behind fastric-rie: {fast['vs_reference_p50']:.2f}× that p50.\n"
+        )
+    return text
+
+
 def payload_table(fig) -> str:
     """Figure 3 table."""
     header = [
@@ -389,6 +437,15 @@ def targets(results) -> list[list[str]]:
         )
     else:
         out.append(["RSS growth", "within noise", "—", "n/a (fastric or the reference did not run)"])
+    emu = figs.get("emulator", {})
+    fast = emu.get("rows", {}).get("fastric", {})
+    if fast.get("vs_reference_p50") is not None:
+        add(
+            "end to end via fastric-rie vs aws-lambda-rie + awslambdaric (p50 ~900 µs, by hand)",
+            0.2,
+            {"ratio": fast["vs_reference_p50"]},
+            ci=False,
+        )
     idents = [f["rows"].get("fastric", {}).get("identical") for f in figs.get("payloads", {}).values()]
     if idents and all(i is not None for i in idents):
         out.append(
@@ -456,6 +513,8 @@ def markdown(results: dict, chart: Path | None) -> str:
         parts.append("\n## 4. Logging (100 lines per invocation)\n\n" + logging_table(figs["logging"]))
     if "memory" in figs:
         parts.append("\n## 5. Memory\n\n" + memory_table(figs["memory"]))
+    if "emulator" in figs:
+        parts.append("\n## 6. End to end through fastric-rie\n\n" + emulator_table(figs["emulator"]))
     parts.append("\n" + METHOD)
     parts.append(
         "\nMicro-benchmarks of the hot pieces (`benches/test_micro_*.py`: event decode, response encode, "

@@ -23,6 +23,7 @@ import os
 import platform
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -54,6 +55,7 @@ FULL = {
     "log_rounds": 2,
     "mem_n": 10_000,
     "mem_mark": 1000,
+    "rie_n": 5000,
     "timeout": 120.0,
 }
 QUICK = {
@@ -67,6 +69,7 @@ QUICK = {
     "log_rounds": 1,
     "mem_n": 300,
     "mem_mark": 100,
+    "rie_n": 100,
     "timeout": 60.0,
 }
 
@@ -475,6 +478,98 @@ class Bench:
                 if not row.get("failed"):
                     row["vs_floor_p50"] = row["rtt_us"]["median"] / fl["rtt_us"]["median"]
         self.results["figures"]["per_invoke"] = out
+
+    def emulator(self):
+        """End to end through ``fastric-rie``: a keep-alive HTTP client posts invocations one after
+        another to the invoke endpoint (trivial handler, small event), for each runtime behind it.
+        The C floor as the runtime shows the emulator's own share (everything but the floor's own
+        loop). The issue's reference is aws-lambda-rie with awslambdaric, measured by hand on the
+        development machines (p50 ~900 µs, ~1,030 invokes/s): it cannot be built here."""
+        import http.client
+        import re
+
+        n, warm = self.cfg["rie_n"], max(10, self.cfg["rie_n"] // 10)
+        event = payloads.small_event()
+        out = {"rows": {}, "invocations": n, "reference_p50_us": 900.0, "reference_per_s": 1030.0}
+        for p in self.live(self.clients) + self.live([self.floor]):
+            argv = [
+                sys.executable,
+                "-m",
+                "fastric.rie",
+                "--runtime-interface-emulator-address",
+                "127.0.0.1:0",
+                "--runtime-api-address",
+                "127.0.0.1:0",
+                "--eager-init",
+                "--",
+                *p.command("trivial.handler"),
+            ]
+            env = {**self.base_env("trivial.handler"), **p.env}
+            env.pop("AWS_LAMBDA_RUNTIME_API", None)
+            env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "60"
+            if self.client_cpu is not None:
+                os.sched_setaffinity(0, {self.client_cpu})
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=HANDLERS,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            finally:
+                if self.server_cpu is not None:
+                    os.sched_setaffinity(0, {self.server_cpu})
+            try:
+                port = None
+                for raw in proc.stderr:
+                    m = re.search(rb"listening: invoke=http://127\.0\.0\.1:(\d+)/", raw)
+                    if m:
+                        port = int(m.group(1))
+                        break
+                if port is None:
+                    raise ClientGone("fastric-rie did not start")
+                threading.Thread(target=lambda f=proc.stderr: f.read(), daemon=True).start()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.connect()
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                samples = []
+                for i in range(warm + n):
+                    t0 = time.perf_counter_ns()
+                    conn.request("POST", "/2015-03-31/functions/function/invocations", body=event)
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    t1 = time.perf_counter_ns()
+                    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
+                        raise ClientGone(f"invoke answered {resp.status}: {body[:200]!r}")
+                    if i >= warm:
+                        samples.append((t1 - t0) / 1000)
+                conn.close()
+                out["rows"][p.name] = {
+                    "failed": None,
+                    "e2e_us": stats.summary(samples),
+                    "samples_us": samples,
+                    "invocations_per_s": 1e6 * len(samples) / sum(samples),
+                }
+            except (ClientGone, OSError) as exc:
+                out["rows"][p.name] = {"failed": str(exc)}
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            log(f"emulator: {p.name} {'ok' if not out['rows'][p.name].get('failed') else 'FAILED'}")
+        self.add_ratios(out["rows"], keys=(("ratio_p50", 50), ("ratio_p99", 99)))
+        fast = out["rows"].get("fastric", {})
+        if not fast.get("failed") and fast.get("e2e_us"):
+            fast["vs_reference_p50"] = fast["e2e_us"]["median"] / out["reference_p50_us"]
+        floor = out["rows"].get("c-floor", {})
+        per_invoke = self.results["figures"].get("per_invoke", {}).get("rows", {}).get("c-floor", {})
+        if not floor.get("failed") and floor.get("e2e_us") and per_invoke.get("rtt_us"):
+            out["emulator_share_us"] = floor["e2e_us"]["median"] - per_invoke["rtt_us"]["median"]
+        self.results["figures"]["emulator"] = out
 
     def add_ratios(self, rows, keys, field="samples_us"):
         """Adds ``{key: stats.ratio(row, reference)}`` for each client row with samples."""
@@ -907,7 +1002,7 @@ def parse_args(argv):
         "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
     )
     ap.add_argument(
-        "--figures", default="cold,invoke,payload,logging,memory", help="subset of figures to run"
+        "--figures", default="cold,invoke,payload,logging,memory,rie", help="subset of figures to run"
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
@@ -957,6 +1052,7 @@ def main(argv=None) -> int:
         ("payload", bench.payloads),
         ("logging", bench.logging),
         ("memory", bench.memory),
+        ("rie", bench.emulator),
     ]
     for key, fn in steps:
         if key in figures:
