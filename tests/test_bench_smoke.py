@@ -82,7 +82,7 @@ def test_results_json_is_complete(quick_run):
     out, _ = quick_run
     res = json.loads((out / "results.json").read_text())
     figs = res["figures"]
-    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory"}
+    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory", "emulator"}
     assert set(figs["payloads"]) == {"1KB", "100KB", "1MB", "5MB", "5MB-response"}
     assert len(figs["logging"]) == 8
     names = [p["name"] for p in res["participants"]]
@@ -99,6 +99,8 @@ def test_results_json_is_complete(quick_run):
         row = f["rows"]["awslambdaric"]
         assert row["lines_counted"] == row["lines_expected"] > 0, key
         assert row["frames_ok"], key
+    emu = figs["emulator"]["rows"]["awslambdaric"]
+    assert emu["failed"] is None and emu["e2e_us"]["n"] == figs["emulator"]["invocations"]
     mem = figs["memory"]["rows"]["awslambdaric"]
     assert mem["hwm_kb"] >= mem["rss_mark_kb"] > 0
     # fastric either ran (complete rows) or every row says why it did not; never a crash or a hole
@@ -106,6 +108,7 @@ def test_results_json_is_complete(quick_run):
         (figs["cold_start"]["rows"]["fastric"], "first_next"),
         (figs["per_invoke"]["rows"]["fastric"], "rtt_us"),
         (figs["memory"]["rows"]["fastric"], "hwm_kb"),
+        (figs["emulator"]["rows"]["fastric"], "e2e_us"),
         *((f["rows"]["fastric"], "rtt_ms") for f in figs["payloads"].values()),
         *((f["rows"]["fastric"], "rtt_us") for f in figs["logging"].values()),
     ]
