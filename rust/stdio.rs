@@ -13,7 +13,6 @@ use std::io::{ErrorKind, Write};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
-use std::thread::ThreadId;
 use std::time::Duration;
 
 use pyo3::exceptions::PyOSError;
@@ -180,16 +179,34 @@ impl WriteThroughStream {
 /// One writer at a time per stream, held across the partial writes of one `write` call (as
 /// `BufferedWriter` holds its lock around its raw writes). Unlike a `Mutex`, it can be held while the
 /// thread runs Python code (signal handlers between partial writes), and a handler on the owning
-/// thread that writes to the same stream does not deadlock: it writes without the lock.
+/// thread that writes to the same stream does not deadlock: it writes without the lock. Uncontended,
+/// taking and releasing it makes no system call (the condvar is only signalled when someone waits).
 struct WriterLock {
-    owner: Mutex<Option<ThreadId>>,
+    state: Mutex<LockState>,
     free: Condvar,
+}
+
+#[derive(Default)]
+struct LockState {
+    /// The owning thread's token ([`thread_token`]), 0 when free.
+    owner: usize,
+    /// Threads waiting in [`WriterLock::acquire`].
+    waiters: usize,
+}
+
+thread_local! {
+    static TOKEN: u8 = const { 0 };
+}
+
+/// A number identifying the calling thread while it lives (the address of a thread-local), never 0.
+fn thread_token() -> usize {
+    TOKEN.with(std::ptr::from_ref::<u8>) as usize
 }
 
 impl WriterLock {
     fn new() -> Self {
         WriterLock {
-            owner: Mutex::new(None),
+            state: Mutex::new(LockState::default()),
             free: Condvar::new(),
         }
     }
@@ -197,23 +214,26 @@ impl WriterLock {
     /// Waits until this thread owns the lock (call it detached: it may block). Returns false when this
     /// thread owns it already (the caller then must not release it).
     fn acquire(&self) -> bool {
-        let me = std::thread::current().id();
-        let mut owner = self.owner.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            match *owner {
-                None => {
-                    *owner = Some(me);
-                    return true;
-                }
-                Some(id) if id == me => return false,
-                Some(_) => owner = self.free.wait(owner).unwrap_or_else(PoisonError::into_inner),
-            }
+        let me = thread_token();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.owner == me {
+            return false;
         }
+        while state.owner != 0 {
+            state.waiters += 1;
+            state = self.free.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.waiters -= 1;
+        }
+        state.owner = me;
+        true
     }
 
     fn release(&self) {
-        *self.owner.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        self.free.notify_one();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.owner = 0;
+        if state.waiters > 0 {
+            self.free.notify_one();
+        }
     }
 }
 
