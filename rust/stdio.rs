@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 
 use pyo3::exceptions::PyOSError;
@@ -109,6 +109,13 @@ impl WriteThroughStream {
         // Re-check even after a failure: the encoding may have changed before the error.
         self.utf8.store(is_utf8(stream).unwrap_or(false), Ordering::Relaxed);
         result.map(drop)
+    }
+
+    /// Forgets who holds the writer lock. `fastric.log.make_write_through` registers it with
+    /// `os.register_at_fork(after_in_child=...)`: a thread writing while another one forks does not
+    /// exist in the child, which would otherwise wait for it forever on its first write.
+    fn _after_fork_in_child(&self) {
+        self.lock.reset();
     }
 
     /// The original stream (awslambdaric's `Unbuffered.stream`).
@@ -226,6 +233,18 @@ impl WriterLock {
         }
         state.owner = me;
         true
+    }
+
+    /// Frees the lock whoever holds it (in a forked child, where the holder does not exist).
+    fn reset(&self) {
+        let state = match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None, // held for a few instructions at fork time: leave it
+        };
+        if let Some(mut state) = state {
+            *state = LockState::default();
+        }
     }
 
     fn release(&self) {

@@ -387,6 +387,45 @@ def test_threads_printing_concurrently_lose_nothing() -> None:
         p.close()
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_fork_while_another_thread_writes() -> None:
+    """A thread is blocked in a write (holding the stream's writer lock) when the main thread forks: the
+    child's first write does not wait for that thread, which does not exist in the child."""
+    p = Pipe(size=4096)
+    try:
+        big = "W" * 100_000 + "\n"
+        writer = threading.Thread(target=p.stream.write, args=(big,), daemon=True)
+        writer.start()
+        time.sleep(0.2)  # the writer is now blocked on the full pipe, holding the lock
+        assert writer.is_alive()
+        pid = os.fork()
+        if pid == 0:  # the child: one write, then leave at once
+            try:
+                p.stream.write("child\n")
+            finally:
+                os._exit(0)
+        drainer, got = p.drain_in_thread()
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert done, "the child hung on its first write"
+        assert os.waitstatus_to_exitcode(status) == 0
+        writer.join(60)
+        p.orig.close()
+        drainer.join(60)
+        out = b"".join(got)
+        assert out.count(b"child\n") == 1
+        assert out.replace(b"child\n", b"", 1) == big.encode()
+    finally:
+        p.close()
+
+
 # -- under the runtime ------------------------------------------------------------------------------------
 
 SCRIPT = r"""

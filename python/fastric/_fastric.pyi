@@ -150,6 +150,9 @@ class WriteThroughStream:
         """``stream.writelines(lines)`` then ``stream.flush()``."""
     def reconfigure(self, *args: Any, **kwargs: Any) -> None:
         """``stream.reconfigure(...)``; ``write`` then follows the new encoding."""
+    def _after_fork_in_child(self) -> None:
+        """Free the writer lock (its holder may be a thread that does not exist after ``fork``);
+        registered with ``os.register_at_fork`` by ``make_write_through``."""
     # (any other attribute is looked up on ``stream`` by the native getattr slot, which stubtest cannot
     # see as a ``__getattr__`` method)
     def __enter__(self) -> WriteThroughStream: ...

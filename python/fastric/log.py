@@ -230,7 +230,10 @@ def make_write_through(stream: Any) -> Any:
             stream.reconfigure(write_through=True)
             stream.flush()
             if native is not None and _writes_straight_to_fd(stream):
-                return native(stream)
+                new_stream = native(stream)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=new_stream._after_fork_in_child)
+                return new_stream
             new = WriteThroughTextIO(
                 stream.buffer,
                 encoding=stream.encoding,
