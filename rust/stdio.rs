@@ -315,8 +315,9 @@ fn write_once(fd: i32, data: &[u8]) -> std::io::Result<usize> {
 }
 
 /// `fd` as a `File` that is never closed.
-#[allow(unsafe_code)] // std has no safe write(2) on a descriptor number we do not own; the direct write
-// is what makes print() cheaper than awslambdaric's (see WriteThroughStream)
+// std has no safe write(2) on a descriptor number we do not own; the direct write is what makes
+// print() cheaper than under awslambdaric (see WriteThroughStream).
+#[allow(unsafe_code)]
 fn borrow_fd(fd: i32) -> ManuallyDrop<File> {
     use std::os::fd::FromRawFd;
     // SAFETY: the fd is borrowed, not owned: it belongs to the Python stream this object wraps, which
