@@ -17,6 +17,7 @@ mod json_float;
 mod py_client;
 mod rie;
 mod runtime_api;
+mod stdio;
 
 /// The native module `fastric._fastric`.
 #[pymodule]
@@ -35,6 +36,8 @@ mod _fastric {
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
     #[pymodule_export]
     use crate::rie::rie_main;
+    #[pymodule_export]
+    use crate::stdio::WriteThroughStream;
 
     /// `json_loads(data: bytes) -> Any`: decodes a JSON document with `simplejson.loads(bytes)`
     /// semantics (awslambdaric 4.2.2's event decoding). Invalid documents raise `ValueError`

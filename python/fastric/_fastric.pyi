@@ -13,6 +13,7 @@ __all__ = [
     "Invocation",
     "RuntimeApiClient",
     "RuntimeApiError",
+    "WriteThroughStream",
     "json_dumps",
     "json_loads",
     "rie_main",
@@ -114,6 +115,49 @@ class RuntimeApiClient:
     # POST /2018-06-01/runtime/restore/error
     def post_restore_error(self, body: bytes, error_type: str) -> None:
         """SnapStart: post an after-restore error; expects 202."""
+
+@final
+class WriteThroughStream:
+    """The write-through ``sys.stdout``/``sys.stderr`` (awslambdaric's ``Unbuffered`` guarantee: every
+    ``write`` reaches the file descriptor before it returns), built by
+    ``fastric.log.make_write_through`` for a UTF-8 ``io.TextIOWrapper`` over a file descriptor.
+
+    ``stream`` is that original wrapper (made ``write_through`` by ``make_write_through``); its buffer
+    must write straight to ``stream.fileno()`` without newline translation. Not an
+    ``io.TextIOWrapper`` (nor is awslambdaric's ``Unbuffered``); registered as an ``io.TextIOBase``.
+    Every attribute not listed here (``flush``, ``fileno``, ``isatty``, ``encoding``, ``errors``,
+    ``buffer``, ``closed``, ``writable``, ``mode``, ``name``, ...) is ``stream``'s.
+    """
+
+    def __new__(cls, stream: Any) -> WriteThroughStream:
+        """Wrap ``stream``; raises what ``stream.fileno()`` raises, or ``LookupError`` for an unknown
+        ``stream.encoding``."""
+    @property
+    def stream(self) -> Any:
+        """The original stream (awslambdaric's ``Unbuffered.stream``)."""
+    def write(self, s: str) -> int:
+        """Flush ``stream`` (bytes pending in its buffer go out first), then write ``s`` as UTF-8 to the
+        descriptor, every byte, without the GIL; returns ``len(s)`` (characters). One call's bytes stay
+        contiguous among threads. After a partial write or ``EINTR`` the signal handlers run (their
+        exception propagates), as with ``BufferedWriter``; ``EAGAIN`` is waited out.
+
+        Raises ``OSError(errno, strerror)`` (``BrokenPipeError`` for ``EPIPE``, ...) as ``FileIO``
+        does, and ``stream``'s ``ValueError`` when it is closed. Not a ``str``, a ``str`` with lone
+        surrogates, or a non-UTF-8 ``stream.encoding`` (after ``reconfigure``): ``stream.write(s)``
+        then ``stream.flush()``, with ``TextIOWrapper``'s result and errors (``TypeError: write()
+        argument must be str, not bytes``, the ``errors`` handler)."""
+    def writelines(self, lines: Any) -> None:
+        """``stream.writelines(lines)`` then ``stream.flush()``."""
+    def reconfigure(self, *args: Any, **kwargs: Any) -> None:
+        """``stream.reconfigure(...)``; ``write`` then follows the new encoding."""
+    def _after_fork_in_child(self) -> None:
+        """Free the writer lock (its holder may be a thread that does not exist after ``fork``);
+        registered with ``os.register_at_fork`` by ``make_write_through``."""
+    # (any other attribute is looked up on ``stream`` by the native getattr slot, which stubtest cannot
+    # see as a ``__getattr__`` method)
+    def __enter__(self) -> WriteThroughStream: ...
+    def __exit__(self, *_args: object) -> None:
+        """Does nothing (the stream is not closed), as awslambdaric's ``Unbuffered``."""
 
 class _Hooks(Protocol):
     """The Python callbacks ``run_invoke_loop`` uses (built by ``fastric.bootstrap.Hooks``)."""

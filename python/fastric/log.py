@@ -120,9 +120,10 @@ def _level_bucket(record: Any) -> int:
 class WriteThroughTextIO(io.TextIOWrapper):
     """A text stream that flushes to its file descriptor after every ``write``/``writelines``.
 
-    Used for ``sys.stdout``/``sys.stderr`` so nothing printed is lost when the process dies
-    (awslambdaric's ``Unbuffered`` guarantee), while staying an ``io.TextIOWrapper`` for ``isinstance``
-    checks, ``.buffer`` and ``.fileno()``.
+    The pure-Python write-through ``sys.stdout``/``sys.stderr`` (nothing printed is lost when the process
+    dies: awslambdaric's ``Unbuffered`` guarantee), used by :func:`make_write_through` for text streams
+    the native ``WriteThroughStream`` does not take (not UTF-8, no file descriptor, native module
+    missing). It is an ``io.TextIOWrapper`` over the original binary buffer.
     """
 
     def write(self, s: str) -> int:
@@ -169,23 +170,70 @@ class Unbuffered:
         self.stream.flush()
 
 
+def _native_stream_class() -> Any:
+    """``fastric._fastric.WriteThroughStream`` (registered as an ``io.TextIOBase``), or None when the
+    native module is missing or older."""
+    try:
+        from ._fastric import WriteThroughStream  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if not issubclass(WriteThroughStream, io.TextIOBase):
+        io.TextIOBase.register(WriteThroughStream)
+    return WriteThroughStream
+
+
+def _writes_straight_to_fd(stream: io.TextIOWrapper) -> bool:
+    """True when bytes written to ``os.write(stream.fileno())`` are what ``stream`` itself would send:
+    a UTF-8 ``TextIOWrapper`` over a plain ``BufferedWriter`` over a ``FileIO`` (or over the ``FileIO``
+    itself, as with ``python -u``), on a system whose line separator is ``\n`` (no newline
+    translation)."""
+    import codecs
+
+    try:
+        raw = stream.buffer
+        if type(raw) is io.BufferedWriter:
+            raw = raw.raw
+        return (
+            os.linesep == "\n"
+            and type(raw) is io.FileIO
+            and codecs.lookup(stream.encoding).name == "utf-8"
+            and stream.fileno() == raw.fileno()
+        )
+    except (AttributeError, ValueError, OSError, LookupError):
+        return False
+
+
 def make_write_through(stream: Any) -> Any:
     """Return a write-through replacement for ``stream`` (``sys.stdout`` or ``sys.stderr``).
 
-    A real ``io.TextIOWrapper`` over a file descriptor becomes a :class:`WriteThroughTextIO` over the
-    same binary buffer, with the same encoding, errors and newline handling (pending output is flushed
-    first, and ``stream`` itself is made ``write_through`` so that writes to ``sys.__stdout__`` come out
-    in order with ours); anything else is wrapped in :class:`Unbuffered`. ``None`` stays ``None``.
+    ``stream`` is first made ``write_through`` (and flushed) when it is a real ``io.TextIOWrapper``, so
+    text written to it directly (``sys.__stdout__``) reaches its binary buffer at once and comes out in
+    order with ours. Then:
+
+    - a UTF-8 ``io.TextIOWrapper`` over a file descriptor becomes a native
+      ``fastric._fastric.WriteThroughStream`` (``write`` encodes and ``write(2)``s the text itself, after
+      flushing ``stream``; every other attribute is ``stream``'s, as with awslambdaric's ``Unbuffered``);
+    - another ``io.TextIOWrapper`` (other encoding, no descriptor, native module missing) becomes a
+      :class:`WriteThroughTextIO` over the same binary buffer, encoding and errors;
+    - anything else is wrapped in :class:`Unbuffered`. ``None`` (and an already wrapped stream) is
+      returned unchanged.
     """
-    if stream is None or isinstance(stream, (WriteThroughTextIO, Unbuffered)):
+    native = _native_stream_class()
+    done = (WriteThroughTextIO, Unbuffered) if native is None else (WriteThroughTextIO, Unbuffered, native)
+    if stream is None or isinstance(stream, done):
         return stream
     if type(stream) is io.TextIOWrapper:
         try:
-            # The original stream stays reachable as sys.__stdout__/__stderr__ and shares our binary
+            # The original stream stays reachable as sys.__stdout__/__stderr__ and shares the binary
             # buffer: let its writes reach that buffer at once, so our next flush sends them in order
             # (as awslambdaric's wrapper does) instead of leaving them in its own pending text.
             stream.reconfigure(write_through=True)
             stream.flush()
+            if native is not None and _writes_straight_to_fd(stream):
+                new_stream = native(stream)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=new_stream._after_fork_in_child)
+                return new_stream
             new = WriteThroughTextIO(
                 stream.buffer,
                 encoding=stream.encoding,

@@ -86,7 +86,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     ),
     "stdout-write-return": (
         "sys.stdout.write / sys.stderr.write return the number of characters written (fastric's "
-        "WriteThroughTextIO is an io.TextIOWrapper); awslambdaric's Unbuffered wrapper returns None. "
+        "WriteThroughStream follows the io.TextIOBase contract); awslambdaric's Unbuffered wrapper returns None. "
         "Pinned by tests/test_differential_logging.py::test_known_stream_differences."
     ),
     "dunder-stdout-order": (
