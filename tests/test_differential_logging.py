@@ -336,7 +336,7 @@ def test_concurrent_prints(client: str) -> None:
     """8 threads × 300 ``print(a, b, c)`` at once: every argument, separator and newline arrives exactly
     once, and each thread's prints keep their order. awslambdaric writes (and flushes) each argument,
     separator and end separately, so pieces of different threads may interleave; fastric does the same
-    (``WriteThroughTextIO`` flushes after every ``write``), and loses nothing either."""
+    (``WriteThroughStream`` writes each piece to the fd at once), and loses nothing either."""
     r = run_client(client, "logging_app.handler", script(["print_threads"]), cwd=HANDLERS_DIR, settle_s=0.1)
     assert len(r.posts) == 1, r.describe()
     out = r.stdout[r.stdout.index(b"<T") :]  # after the module's import-time output
