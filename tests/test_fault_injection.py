@@ -276,3 +276,56 @@ def test_init_error_with_api_prefix() -> None:
     )
     assert req.header("Lambda-Runtime-Function-Error-Type") == b"Runtime.HandlerNotFound"
     assert result.returncode == 1
+
+
+def test_unusable_runtime_api_address_is_one_line() -> None:
+    """A malformed AWS_LAMBDA_RUNTIME_API: one `[fastric]` line naming the value, exit 1, no traceback."""
+    with FakeRuntimeAPI([]) as api:
+        result = run_runtime(
+            fastric_cmd("faults.echo"),
+            api,
+            env={"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:notaport", "_HANDLER": "faults.echo"},
+            cwd=str(HANDLERS_DIR),
+            timeout_s=30,
+        )
+    assert result.returncode == 1, result.describe()
+    assert b"Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        b"[fastric] AWS_LAMBDA_RUNTIME_API='127.0.0.1:notaport' is not a usable address"
+    )
+
+
+def test_version_and_help() -> None:
+    """`python -m fastric --version` / `--help` print and exit 0 (no handler can have those names)."""
+    import subprocess
+
+    from fastric import __version__
+
+    version = subprocess.run([*fastric_cmd("--version")], capture_output=True, check=True)
+    assert version.stdout == f"fastric {__version__}\n".encode()
+    usage = subprocess.run([*fastric_cmd("--help")], capture_output=True, check=True)
+    assert b"python -m fastric [HANDLER]" in usage.stdout
+
+
+def test_missing_native_module_is_one_line(tmp_path) -> None:
+    """A fastric without an extension for this interpreter (e.g. a layer built for another Python) stops
+    with one line and exit 1 instead of silently running the slower pure-Python loop."""
+    import shutil
+    import subprocess
+    import sys
+
+    import fastric
+
+    copy = tmp_path / "fastric"
+    shutil.copytree(
+        Path(fastric.__file__).parent, copy, ignore=shutil.ignore_patterns("_fastric*.so", "__pycache__")
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fastric", "app.handler"], env=env, cwd=tmp_path, capture_output=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        b"[fastric] the native module fastric._fastric cannot be imported on Python"
+    )
+    assert b"Traceback" not in result.stderr

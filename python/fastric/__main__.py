@@ -7,6 +7,9 @@
 - fastric extension: ``LAMBDA_TASK_ROOT`` is put on ``sys.path`` right after the working directory
   when it differs from it, so the handler is found even when the process does not start in the task
   root.
+- ``--version`` / ``--help`` as the only argument print and exit 0 (no handler can have those names).
+- The native module ``fastric._fastric`` must import (a wheel built for this interpreter); otherwise a
+  message and exit status 1, unless ``FASTRIC_PURE_PYTHON=1`` asks for the pure-Python loop.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     if argv is None:
         argv = sys.argv
+    if len(argv) == 2 and argv[1] in ("--version", "--help", "-h"):
+        from . import __version__
+
+        if argv[1] == "--version":
+            print(f"fastric {__version__}")
+        else:
+            print(__doc__)
+        return 0
     handler = argv[1] if len(argv) > 1 else os.environ.get("_HANDLER")
     if not handler:
         return _fail(
@@ -61,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
             "which Lambda provides. To run a function locally, start it under the emulator: "
             f"fastric-rie python -m fastric {handler}"
         )
+    if os.environ.get("FASTRIC_PURE_PYTHON") != "1":
+        try:
+            from . import _fastric  # noqa: F401
+        except ImportError as e:
+            v = sys.version_info
+            return _fail(
+                f"the native module fastric._fastric cannot be imported on Python {v.major}.{v.minor} ({e}): "
+                "this fastric installation has no extension built for this interpreter. Install the fastric "
+                "wheel built for it (or a layer that holds it), or set FASTRIC_PURE_PYTHON=1 to run the slower "
+                "pure-Python loop, whose responses are not byte-compatible in every case"
+            )
     _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
 
     from .bootstrap import run

@@ -313,7 +313,11 @@ def _make_client(address: str) -> Any:
         except ImportError:
             pass
         else:
-            return RuntimeApiClient(address, _user_agent())
+            try:
+                return RuntimeApiClient(address, _user_agent())
+            except ValueError as e:
+                _log.diagnostic(f"AWS_LAMBDA_RUNTIME_API={address!r} is not a usable address: {e}", _ERROR)
+                sys.exit(1)
     from ._pyloop import HttpRuntimeApiClient
 
     return HttpRuntimeApiClient(address, _user_agent())
@@ -441,7 +445,11 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
                 import traceback
 
                 traceback.print_exception(e, file=sys.stderr)
-            _log.diagnostic(f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)}", _ERROR)
+            _log.diagnostic(
+                f"fatal: the invoke loop stopped: {type(e).__name__}: {safe_str(e)} "
+                f"(AWS_LAMBDA_RUNTIME_API={environ.get('AWS_LAMBDA_RUNTIME_API')!r})",
+                _ERROR,
+            )
             sys.exit(1)
         _log.diagnostic("fatal: the invoke loop returned", _ERROR)
         sys.exit(1)
