@@ -89,14 +89,9 @@ fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-#[allow(unsafe_code)]
 fn write_fd(fd: i32, data: &[u8]) -> std::io::Result<()> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: `fd` was handed over by `set_fd` as an open descriptor that the caller keeps open
-    // until it calls `set_fd(None)`; ManuallyDrop guarantees we never close it ourselves.
-    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
     // One write() per frame in the common case, as awslambdaric's unbuffered sink does.
-    file.write_all(data)
+    (&*crate::stdio::borrow_fd(fd)).write_all(data)
 }
 
 #[cfg(test)]

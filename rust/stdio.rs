@@ -314,16 +314,17 @@ fn write_once(fd: i32, data: &[u8]) -> std::io::Result<usize> {
     }
 }
 
-/// `fd` as a `File` that is never closed.
-// std has no safe write(2) on a descriptor number we do not own; the direct write is what makes
-// print() cheaper than under awslambdaric (see WriteThroughStream).
+/// `fd` as a `File` that is never closed: the one place fastric writes to a descriptor number it does
+/// not own (`print()` output here, `[fastric]` frames on the telemetry fd in `diagnostics`). std has no
+/// safe `write(2)` on such a number; the direct write is what makes `print()` cheaper than under
+/// awslambdaric (see `WriteThroughStream`).
 #[allow(unsafe_code)]
-fn borrow_fd(fd: i32) -> ManuallyDrop<File> {
+pub(crate) fn borrow_fd(fd: i32) -> ManuallyDrop<File> {
     use std::os::fd::FromRawFd;
-    // SAFETY: the fd is borrowed, not owned: it belongs to the Python stream this object wraps, which
-    // stays alive as long as we do; ManuallyDrop guarantees we never close it. If user code closed the
-    // descriptor behind the stream's back, write(2) fails with EBADF (raised as OSError), exactly what
-    // the stream's own FileIO would do.
+    // SAFETY: the fd is borrowed, not owned: its owner (the Python stream this object wraps, or the
+    // telemetry sink that registered it with `diagnostics::set_fd`) keeps it open while we may write;
+    // ManuallyDrop guarantees we never close it. If user code closed the descriptor behind its owner's
+    // back, write(2) fails with EBADF (raised as OSError, or the line goes to stderr), as FileIO would.
     ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
 }
 
