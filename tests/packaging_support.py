@@ -16,12 +16,11 @@ import re
 import subprocess
 import sys
 import sysconfig
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
+from support.output import OutputLines
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"\[fastric-rie\] listening: invoke=http://([0-9.]+):(\d+)(/\S+) runtime-api=(\S+)")
@@ -114,25 +113,13 @@ class Emulator:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
-            threading.Thread(target=self._pump, args=(stream, sink), daemon=True).start()
-        deadline = time.monotonic() + 30
-        while True:
-            match = next((m for m in map(LISTENING.search, list(self.stderr)) if m), None)
-            if match:
-                self.host, self.port, self.runtime_api = match.group(1), int(match.group(2)), match.group(4)
-                break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise AssertionError(f"fastric-rie did not start: {self.stderr}")
-            time.sleep(0.01)
-
-    @staticmethod
-    def _pump(stream, sink: list[str]) -> None:
-        for raw in iter(stream.readline, b""):
-            sink.append(raw.decode("utf-8", "replace"))
+        self.output = OutputLines(self.proc)
+        self.stdout, self.stderr = self.output.stdout, self.output.stderr
+        match = self.output.wait_stderr(LISTENING, timeout=30)
+        if match is None:
+            self.close()
+            raise AssertionError(f"fastric-rie did not start: {self.stderr}")
+        self.host, self.port, self.runtime_api = match.group(1), int(match.group(2)), match.group(4)
 
     def invoke(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """POST ``body`` to the invoke endpoint; returns (status, headers with lower-case names, body)."""

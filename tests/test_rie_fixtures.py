@@ -12,12 +12,12 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import REF_PYTHON
+from support.output import OutputLines
 
 RUNTIMES: dict[str, list[str]] = {}
 if REF_PYTHON is not None:
@@ -52,31 +52,14 @@ class Rie:
             env=full_env,
             cwd=cwd,
         )
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True),
-        ]
-        for t in self._readers:
-            t.start()
-        deadline = time.monotonic() + 20
-        while True:
-            for line in list(self.stderr):
-                m = LISTENING.search(line)
-                if m:
-                    self.invoke_url, self.runtime_api = m.group(1), m.group(2)
-                    self.base = f"http://{self.runtime_api}/2018-06-01"
-                    return
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"fastric-rie did not start: {self.stderr}")
-            time.sleep(0.01)
-
-    @staticmethod
-    def _pump(stream, sink: list[str]) -> None:
-        for raw in iter(stream.readline, b""):
-            sink.append(raw.decode("utf-8", "replace"))
+        self.output = OutputLines(self.proc)
+        self.stdout, self.stderr, self._readers = self.output.stdout, self.output.stderr, self.output.readers
+        m = self.output.wait_stderr(LISTENING, timeout=20)
+        if m is None:
+            self.stop()
+            raise AssertionError(f"fastric-rie did not start: {self.stderr}")
+        self.invoke_url, self.runtime_api = m.group(1), m.group(2)
+        self.base = f"http://{self.runtime_api}/2018-06-01"
 
     def wait_stdout(self, pattern: str, count: int = 1, timeout: float = 10.0) -> list[str]:
         """Wait until ``count`` stdout lines match ``pattern``; return the matching lines."""
