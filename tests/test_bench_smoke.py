@@ -9,30 +9,20 @@ the run.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import REF_PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benches" / "run.py"
 
 
-def _ref_python() -> str | None:
-    env = os.environ.get("FASTRIC_REF_PYTHON")
-    if env:
-        return env
-    for cand in (ROOT / ".venv-ref/bin/python",):
-        if cand.exists():
-            return str(cand)
-    return None
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    ref = _ref_python()
+    ref = REF_PYTHON
     if ref is None:
         pytest.skip("no awslambdaric reference interpreter (set FASTRIC_REF_PYTHON)")
     out = tmp_path_factory.mktemp("bench")
@@ -120,7 +110,7 @@ def test_results_json_is_complete(quick_run):
 
 def test_failed_client_is_reported_not_fatal(tmp_path):
     """A client whose command cannot start is a 'failed' row; the run still exits 0."""
-    ref = _ref_python()
+    ref = REF_PYTHON
     if ref is None:
         pytest.skip("no awslambdaric reference interpreter")
     cmd = [
