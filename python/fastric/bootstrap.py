@@ -232,8 +232,10 @@ class Hooks:
         """Decode an event the native decoder declined, with simplejson's semantics and messages
         (``fastric._json_compat.loads``). Raises
         ``FaultException("Runtime.UnmarshalError", "Unable to unmarshal input: <message>")``."""
+        from ._json_compat import loads  # the rare path: only when the Rust decoder declined
+
         try:
-            return _compat_loads(body)
+            return loads(body)
         except Exception as e:  # noqa: BLE001 - awslambdaric wraps every decoder failure
             raise FaultException(
                 FaultException.UNMARSHAL_ERROR, "Unable to unmarshal input: " + safe_str(e)
@@ -269,28 +271,6 @@ class Hooks:
             if len(cause.encode("utf-8", "surrogateescape")) >= XRAY_CAUSE_LIMIT:
                 cause = None
         return body, cause
-
-
-_compat_loads_fn: Callable[[bytes], Any] | None = None
-
-
-def _compat_loads(body: bytes) -> Any:
-    global _compat_loads_fn
-    if _compat_loads_fn is None:
-        try:
-            from ._json_compat import loads
-        except ImportError:  # transitional: the simplejson-compatible decoder is not built in yet
-            import json
-
-            def loads(data: bytes) -> Any:
-                return json.loads(data, parse_constant=_reject_constant)
-
-        _compat_loads_fn = loads
-    return _compat_loads_fn(body)
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"Expecting value: {name} is not valid JSON")
 
 
 # --------------------------------------------------------------------------------------------------
