@@ -480,6 +480,7 @@ def markdown(results: dict, chart: Path | None) -> str:
         f"{results['elapsed_s']:.0f} s.\n"
         f"- Machine: {m['cpu_model']} ({m['arch']}), {m['cpus_online']} CPUs online; {m['os']}.\n"
         f"- Pinning: {m['pinning']}.\n"
+        f"- Runtime API server: {m.get('server_wait', 'blocks in recv')}.\n"
         f"- Interpreters: {pys}.\n- Packages: {vers}.\n"
     )
     prows = []

@@ -53,7 +53,7 @@ FULL = {
     "payload_rounds": 2,
     "log_n": 1000,
     "log_rounds": 2,
-    "mem_n": 10_000,
+    "mem_n": 20_000,
     "mem_mark": 1000,
     "rie_n": 5000,
     "timeout": 120.0,
@@ -72,6 +72,9 @@ QUICK = {
     "rie_n": 100,
     "timeout": 60.0,
 }
+
+#: how long the server spins waiting for each request before it blocks (ms), with --server-wait spin.
+SPIN_MS = 20.0
 
 # The Python cold-start floor: the same GET /next and POST /response over a raw socket, no runtime.
 FLOOR_PY = r"""
@@ -139,7 +142,6 @@ class Bench:
         self.clients = [p for p in participants if p.kind == "client"]
         self.floor = next((p for p in participants if p.kind == "floor"), None)
         self.results: dict = {"figures": {}}
-        self.server = RuntimeApiServer()
         self.workdir = Path(args.workdir)
         self.logdir = self.workdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +153,14 @@ class Bench:
         else:
             self.server_cpu = self.client_cpu = None
             self.pinning = "not pinned (fewer than 2 CPUs allowed, or --no-pin)"
+        # Spinning only makes sense with the server on a core of its own.
+        spin = args.server_wait == "spin" and self.server_cpu is not None
+        self.server = RuntimeApiServer(spin_ms=SPIN_MS if spin else 0)
+        self.server_wait = (
+            f"spins up to {SPIN_MS:g} ms on a non-blocking recv before blocking (see benches/server.py)"
+            if spin
+            else "blocks in recv"
+        )
         self.clk_tck = os.sysconf("SC_CLK_TCK")
         self.page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -975,6 +985,7 @@ def machine_info(bench: Bench, participants) -> dict:
         "versions": versions,
         "commit": commit,
         "pinning": bench.pinning,
+        "server_wait": bench.server_wait,
     }
 
 
@@ -1003,6 +1014,12 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures", default="cold,invoke,payload,logging,memory,rie", help="subset of figures to run"
+    )
+    ap.add_argument(
+        "--server-wait",
+        choices=("spin", "block"),
+        default="spin",
+        help="how the Runtime API server waits for requests (spin needs pinning; default spin)",
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
