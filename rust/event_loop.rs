@@ -25,8 +25,9 @@ const APPLICATION_JSON: &str = "application/json";
 const APPLICATION_UNKNOWN: &str = "application/unknown";
 /// The environment variable awslambdaric sets from `Lambda-Runtime-Trace-Id` on every invocation.
 const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
-/// Encode buffers larger than this are released after the invocation instead of kept for reuse.
-const KEEP_BUFFER_BYTES: usize = 1 << 20;
+/// Encode buffers larger than this are released after the invocation instead of kept for reuse
+/// (bytes; a little above the 6 MB synchronous response limit, so every regular response reuses it).
+const KEEP_BUFFER_BYTES: usize = 8 << 20;
 
 /// What one invocation produced, as plain bytes, ready to be posted without the GIL.
 enum Outcome {
@@ -75,13 +76,19 @@ pub(crate) fn run_invoke_loop(
     hooks: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let hooks = Hooks::from_object(hooks)?;
+    crate::arena_cache::install(crate::arena_cache::limit_from_env());
     let client = client.get();
     let mut encode_buffer: Vec<u8> = Vec::new();
     // The event, context and result of the current invocation: released only after the post, so
     // freeing a large event does not delay the response (awslambdaric also frees them after it).
     let mut keep_until_posted: Vec<Bound<'_, PyAny>> = Vec::with_capacity(3);
+    let mut spare_body: Vec<u8> = Vec::new();
     loop {
-        let invocation = client.call_waiting(py, |api, on_idle| api.next_invocation(on_idle))?;
+        let recycled = std::mem::take(&mut spare_body);
+        let mut invocation = client.call_waiting(py, |api, on_idle| {
+            api.recycle_body(recycled);
+            api.next_invocation(on_idle)
+        })?;
         let processed = catch_unwind(AssertUnwindSafe(|| {
             process_invocation(
                 py,
@@ -121,6 +128,7 @@ pub(crate) fn run_invoke_loop(
             }),
         };
         keep_until_posted.clear();
+        spare_body = std::mem::take(&mut invocation.body);
         if let Err(err) = posted {
             if err.is_fatal() {
                 return Err(err.into());

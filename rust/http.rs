@@ -7,10 +7,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::errors::RuntimeError;
 use crate::headers;
+use nix::errno::Errno;
+use nix::sys::socket::{recv, MsgFlags};
 
 /// How long one blocking read waits before `on_idle` is called.
 pub(crate) const IDLE_SLICE: Duration = Duration::from_millis(50);
@@ -25,6 +28,9 @@ const STALE_CHECK_AFTER_IDLE: Duration = Duration::from_millis(10);
 const MAX_CHUNK_LINE_BYTES: usize = 64 * 1024;
 /// Largest amount of body memory reserved ahead of the data actually arriving, bytes.
 const MAX_BODY_STEP: usize = 8 * 1024 * 1024;
+/// Largest recycled body buffer kept for the next response (capacity, bytes): above the 6 MB
+/// synchronous payload limit, so every regular event reuses it.
+const KEEP_SPARE_BODY_BYTES: usize = 8 << 20;
 /// Bodies up to this size are copied behind the head so the request is one `write()`.
 const COALESCE_BODY_BYTES: usize = 16 * 1024;
 const HEADER_SLOTS: usize = 64;
@@ -67,6 +73,9 @@ pub(crate) struct Connection {
     received_any: bool,
     /// When the last complete response was read (or the connection was made).
     last_answer: Instant,
+    /// A body buffer handed back by the caller ([`Connection::recycle_body`]), reused for the next
+    /// `Content-Length` body; its initialised length is kept, so reuse writes over it without zeroing.
+    spare_body: Vec<u8>,
 }
 
 impl Connection {
@@ -86,6 +95,7 @@ impl Connection {
                         end: 0,
                         received_any: false,
                         last_answer: Instant::now(),
+                        spare_body: Vec::new(),
                     });
                 }
                 Err(err) => last = Some(err),
@@ -106,16 +116,17 @@ impl Connection {
         if skip_if_recent && self.last_answer.elapsed() < STALE_CHECK_AFTER_IDLE {
             return false;
         }
-        if self.stream.set_nonblocking(true).is_err() {
-            return true;
-        }
+        // One non-blocking peek (a single system call, the socket itself stays blocking).
         let mut byte = [0u8; 1];
-        let stale = match self.stream.peek(&mut byte) {
-            Err(err) => err.kind() != io::ErrorKind::WouldBlock,
-            // Ok(0) is EOF; Ok(1) is unsolicited data. Either way the connection is unusable.
-            Ok(_) => true,
-        };
-        self.stream.set_nonblocking(false).is_err() || stale
+        let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
+        loop {
+            return match recv(self.stream.as_raw_fd(), &mut byte, flags) {
+                Err(Errno::EINTR) => continue,
+                Err(err) => err != Errno::EAGAIN,
+                // Ok(0) is EOF; Ok(1) is unsolicited data. Either way the connection is unusable.
+                Ok(_) => true,
+            };
+        }
     }
 
     /// Whether any response byte arrived since the last `send`.
@@ -276,11 +287,36 @@ impl Connection {
         Ok(())
     }
 
+    /// Keeps `body` (a body this connection returned earlier, no longer needed) to receive the
+    /// next body into: a large event then costs no fresh allocation, page faults or zero-filling.
+    /// Buffers above [`KEEP_SPARE_BODY_BYTES`] of capacity, or smaller than the one kept, are dropped.
+    pub(crate) fn recycle_body(&mut self, body: Vec<u8>) {
+        if body.capacity() <= KEEP_SPARE_BODY_BYTES && body.capacity() > self.spare_body.capacity() {
+            self.spare_body = body;
+        }
+    }
+
     fn read_exact_body(&mut self, length: u64, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
         let length = usize::try_from(length)
             .map_err(|_| RuntimeError::BadResponse(format!("Content-Length {length} too large")))?;
-        let mut body = Vec::with_capacity(length.min(MAX_BODY_STEP));
-        self.append_exact(&mut body, length, on_idle)?;
+        // Reuse the recycled buffer's initialised bytes in place (none without one), then grow it
+        // for the rest.
+        let mut body = std::mem::take(&mut self.spare_body);
+        body.truncate(length);
+        let buffered = (self.end - self.start).min(length);
+        if buffered > body.len() {
+            body.clear();
+            self.take_buffered(&mut body, buffered);
+        } else {
+            body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+            self.start += buffered;
+        }
+        let mut filled = buffered;
+        while filled < body.len() {
+            filled += read_some(&mut self.stream, &mut body[filled..], on_idle)?;
+            self.received_any = true;
+        }
+        self.append_exact(&mut body, length - filled, on_idle)?;
         Ok(body)
     }
 

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod arena_cache;
 mod b64;
 mod diagnostics;
 mod errors;

@@ -177,6 +177,13 @@ impl RuntimeApi {
         self.retry_delays = delays;
     }
 
+    /// Hands an event body back for reuse by the next `/next` (see `Connection::recycle_body`).
+    pub(crate) fn recycle_body(&mut self, body: Vec<u8>) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.recycle_body(body);
+        }
+    }
+
     /// Drops the connection (the next request reconnects). Used after a caught panic.
     pub(crate) fn discard_connection(&mut self) {
         self.conn = None;
