@@ -62,8 +62,7 @@ def parse_max_concurrency(value: str) -> int:
         ) from None
     if count < 1:
         raise ValueError(
-            f"AWS_LAMBDA_MAX_CONCURRENCY={value!r} must be at least 1 (the number of worker processes "
-            "to run)"
+            f"AWS_LAMBDA_MAX_CONCURRENCY={value!r} must be at least 1 (the number of worker processes to run)"
         )
     return count
 
