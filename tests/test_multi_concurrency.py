@@ -314,13 +314,15 @@ def test_provider_socket_missing_keeps_the_inherited_streams(pool_dir: Path) -> 
 # init errors in the workers
 
 
-@pytest.mark.parametrize("client", ["fastric", "awslambdaric"])
+@pytest.mark.parametrize("client", ["fastric", "fastric-pure", "awslambdaric"])
 def test_init_error_is_posted_by_every_worker_and_a_403_is_ignored(client: str) -> None:
     if client == "awslambdaric" and REF_PYTHON is None:
         pytest.skip(REF_MISSING_REASON)
+    # fastric-pure: the pure-Python client, whose error carries no status (the 403 is read from the message)
+    env = {"FASTRIC_PURE_PYTHON": "1"} if client == "fastric-pure" else {}
     faults = [Fault("init_error", nth=1, action="status", status=403)]
     with FakeRuntimeAPI([], faults=faults) as api:
-        run = run_pool(_cmd(client, "pool_missing.handler"), api, 2, env={})
+        run = run_pool(_cmd(client.removesuffix("-pure"), "pool_missing.handler"), api, 2, env=env)
     posts = [r for r in run.requests if r.endpoint == "init_error"]
     assert [r.endpoint for r in run.requests] == ["init_error", "init_error"], run.describe()
     assert [r.status for r in posts] == [202, 403]

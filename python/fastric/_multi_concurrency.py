@@ -228,8 +228,8 @@ def run_pool(handler_name: str, max_concurrency: int) -> NoReturn:
             pid, status = os.wait()
         except ChildProcessError:
             break
-        number = workers.pop(pid, None)
-        if number is None:
+        number = workers.pop(pid, 0)
+        if not number:  # not one of ours (cannot happen: the parent has no other children)
             continue
         code = _exit_code(status)
         if code != 0 and not first_failure:
@@ -245,9 +245,9 @@ def run_pool(handler_name: str, max_concurrency: int) -> NoReturn:
                 f"{len(workers)} of {max_concurrency} workers remain"
             )
     if received:
-        signum = received[0]
+        stop_signal = received[0]
         sys.stdout.flush()
         sys.stderr.flush()
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        signal.signal(stop_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), stop_signal)
     sys.exit(first_failure)
