@@ -7,6 +7,9 @@
 - fastric extension: ``LAMBDA_TASK_ROOT`` is put on ``sys.path`` right after the working directory
   when it differs from it, so the handler is found even when the process does not start in the task
   root.
+- ``AWS_LAMBDA_MAX_CONCURRENCY`` set (Lambda Managed Instances): that many forked worker processes,
+  each a runtime of its own (:mod:`fastric._multi_concurrency`). A value that is not an integer, or is
+  below 1: a message and exit status 1.
 - ``--version`` / ``--help`` as the only argument print and exit 0 (no handler can have those names).
 - The native module ``fastric._fastric`` must import (a wheel built for this interpreter); otherwise a
   message and exit status 1, unless ``FASTRIC_PURE_PYTHON=1`` asks for the pure-Python loop.
@@ -83,8 +86,18 @@ def main(argv: list[str] | None = None) -> int:
                 "wheel built for it (or a layer that holds it), or set FASTRIC_PURE_PYTHON=1 to run the slower "
                 "pure-Python loop, whose responses are not byte-compatible in every case"
             )
-    _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
+    max_concurrency = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
+    if max_concurrency is not None:
+        from ._multi_concurrency import parse_max_concurrency, run_pool
 
+        try:
+            workers = parse_max_concurrency(max_concurrency)
+        except ValueError as e:
+            return _fail(str(e))
+        _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
+        run_pool(handler, workers)  # each worker ends inside, by SystemExit from bootstrap.run
+
+    _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
     from .bootstrap import run
 
     run(handler)

@@ -331,12 +331,26 @@ def _on_init_complete(client: Any, log_sink: Any) -> None:
         sys.exit(65)
 
 
-def _post_init_error(client: Any, error_result: dict[str, Any], error_type: str | None = None) -> None:
+def _is_forbidden(exc: BaseException) -> bool:
+    # A 403 answer: the native RuntimeApiError carries `status`; the pure-Python stand-in only the
+    # message (awslambdaric's wording, "... Reason: '403'. ...").
+    status = getattr(exc, "status", None)
+    if status is not None:
+        return status == 403
+    return "Reason: '403'." in safe_str(exc)
+
+
+def _post_init_error(
+    client: Any, error_result: dict[str, Any], error_type: str | None = None, *, pool_worker: bool = False
+) -> None:
     try:
         client.post_init_error(
             to_json_bytes(error_result, _ensure_ascii), error_type or error_result["errorType"]
         )
     except Exception as e:  # noqa: BLE001 - we exit non-zero anyway; say why the post failed
+        if pool_worker and _is_forbidden(e):
+            # Multi-concurrency: another worker already posted the init error (awslambdaric ignores it).
+            return
         _log.diagnostic(f"could not post the init error: {type(e).__name__}: {safe_str(e)}")
 
 
@@ -353,7 +367,7 @@ def _select_loop() -> Callable[[Any, Any, Any], Any]:
     return run_pure
 
 
-def run(handler_name: str, client: Any = None) -> NoReturn:
+def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> NoReturn:
     """Start the runtime for ``handler_name`` (``"module.function"``) and serve invocations forever.
 
     ``client`` defaults to a Runtime API client for ``AWS_LAMBDA_RUNTIME_API`` (the native
@@ -361,6 +375,11 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
     status 1 after an init error (posted to ``/runtime/init/error``), 64/65 after a SnapStart
     before-snapshot/after-restore failure; ``SystemExit``/``KeyboardInterrupt`` raised by the handler
     propagate. Does not return.
+
+    This is one runtime process: ``AWS_LAMBDA_MAX_CONCURRENCY`` is not read here (``python -m fastric``
+    starts the worker pool of :mod:`fastric._multi_concurrency`, whose workers call this).
+    ``pool_worker=True`` marks such a worker: a 403 answer to its ``/init/error`` post is ignored
+    silently (another worker posted first; awslambdaric's multi-concurrent client does the same).
     """
     global _json_format, _log_level, _ensure_ascii, _log_sink
 
@@ -376,13 +395,6 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
         _log_sink = log_sink
         if client is None:
             client = _make_client(environ["AWS_LAMBDA_RUNTIME_API"])
-
-        max_concurrency = environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
-        if max_concurrency is not None:
-            _log.diagnostic(
-                f"AWS_LAMBDA_MAX_CONCURRENCY={max_concurrency} is set, but fastric does not support "
-                "multi-concurrency yet: running a single worker that handles one invocation at a time"
-            )
 
         request_handler = None
         error_result: dict[str, Any] | None
@@ -408,7 +420,7 @@ def run(handler_name: str, client: Any = None) -> NoReturn:
 
             logging.warning(UNHANDLED_INIT_WARNING)
             log_error(error_result, log_sink)
-            _post_init_error(client, error_result)
+            _post_init_error(client, error_result, pool_worker=pool_worker)
             sys.exit(1)
 
         if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START:
