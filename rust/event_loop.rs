@@ -6,6 +6,7 @@
 //! with the slow and rare paths (context headers, error documents, logging) delegated to the Python
 //! `hooks` object built by `fastric.bootstrap`.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::PyException;
@@ -13,6 +14,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use crate::context::ContextBuilder;
 use crate::diagnostics::{self, Level};
 use crate::json_decode;
 use crate::json_encode;
@@ -43,6 +45,8 @@ struct Hooks<'py> {
     handle_error: Bound<'py, PyAny>,
     marshal_error: Bound<'py, PyAny>,
     state: Bound<'py, PyDict>,
+    /// Builds `context_class` instances without its Python `__init__` (None: not applicable).
+    context_builder: RefCell<Option<ContextBuilder<'py>>>,
     environ: Bound<'py, PyAny>,
     ensure_ascii: bool,
 }
@@ -52,6 +56,7 @@ impl<'py> Hooks<'py> {
         Ok(Hooks {
             make_context: hooks.getattr("make_context")?,
             context_class: hooks.getattr("context_class")?,
+            context_builder: RefCell::new(ContextBuilder::new(hooks.py(), &hooks.getattr("context_class")?)?),
             unmarshal_fallback: hooks.getattr("unmarshal_fallback")?,
             handle_error: hooks.getattr("handle_error")?,
             marshal_error: hooks.getattr("marshal_error")?,
@@ -244,8 +249,23 @@ fn call_handler<'py>(
     request_id: &Bound<'py, PyString>,
     keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let context = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
-        // The common case: no JSON headers to parse, so build the context directly.
+    let fast = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
+        match hooks.context_builder.borrow_mut().as_mut() {
+            Some(builder) => builder.build(
+                request_id.as_any(),
+                invocation.deadline_ms,
+                &invocation.invoked_function_arn,
+                invocation.tenant_id.as_deref(),
+            )?,
+            None => None,
+        }
+    } else {
+        None
+    };
+    let context = if let Some(context) = fast {
+        context
+    } else if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
+        // No JSON headers to parse, so build the context directly.
         hooks.context_class.call1((
             request_id,
             py.None(),

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod arena_cache;
 mod b64;
+mod context;
 mod diagnostics;
 mod errors;
 mod event_loop;
