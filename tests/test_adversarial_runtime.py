@@ -913,7 +913,7 @@ def test_exception_from_a_signal_handler_while_waiting_ends_the_process(tmp_path
     assert [p.body for p in result.posts] == [b'{"arm": 0.3}']
     assert marker.read_text() == "alarm\n"
     assert result.stderr.splitlines()[-1].startswith(
-        b"[fastric] fatal: the invoke loop stopped: TimeoutError: alarm fired (AWS_LAMBDA_RUNTIME_API='127.0.0.1:"
+        b"[fastric] ERROR fatal: the invoke loop stopped: TimeoutError: alarm fired (AWS_LAMBDA_RUNTIME_API='127.0.0.1:"
     )
 
 

@@ -291,7 +291,7 @@ def test_unusable_runtime_api_address_is_one_line() -> None:
     assert result.returncode == 1, result.describe()
     assert b"Traceback" not in result.stderr
     assert result.stderr.startswith(
-        b"[fastric] AWS_LAMBDA_RUNTIME_API='127.0.0.1:notaport' is not a usable address"
+        b"[fastric] ERROR AWS_LAMBDA_RUNTIME_API='127.0.0.1:notaport' is not a usable address"
     )
 
 

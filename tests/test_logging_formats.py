@@ -237,7 +237,7 @@ def test_create_log_sink_consumes_env(monkeypatch):
 def test_diagnostic_goes_to_stderr_without_fd(capsys, monkeypatch):
     monkeypatch.setattr(log, "_diagnostic_sink", None)
     log.diagnostic("hello")
-    assert capsys.readouterr().err == "[fastric] hello\n"
+    assert capsys.readouterr().err == "[fastric] WARNING hello\n"
 
 
 def test_write_through_text_io():

@@ -299,8 +299,10 @@ def test_provider_socket_missing_keeps_the_inherited_streams(pool_dir: Path) -> 
     assert run.returncode is None, run.describe()
     path = str(pool_dir / "absent.sock").encode()
     lines = run.stderr.splitlines(keepends=True)
-    assert [re.sub(rb"^\[fastric\] worker \d+:", b"[fastric] worker <pid>:", line) for line in lines] == [
-        b"[fastric] worker <pid>: cannot connect %s to _LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET='%s' "
+    assert [
+        re.sub(rb"^\[fastric\] ERROR worker \d+:", b"[fastric] ERROR worker <pid>:", line) for line in lines
+    ] == [
+        b"[fastric] ERROR worker <pid>: cannot connect %s to _LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET='%s' "
         b"(FileNotFoundError: [Errno 2] No such file or directory); keeping the inherited descriptor\n"
         % (name, path)
         for name in (b"stdout", b"stderr")
@@ -341,8 +343,8 @@ def test_init_error_is_posted_by_every_worker_and_a_403_is_ignored(client: str) 
     # fastric: the 403 is silent; the parent names each worker that ended and exits with its status.
     assert run.returncode == 1
     assert re.fullmatch(
-        rb"\[fastric\] worker [12] \(pid \d+\) exited with status 1; it is not replaced: 1 of 2 workers remain\n"
-        rb"\[fastric\] worker [12] \(pid \d+\) exited with status 1; it is not replaced: 0 of 2 workers remain\n",
+        rb"\[fastric\] WARNING worker [12] \(pid \d+\) exited with status 1; it is not replaced: 1 of 2 workers remain\n"
+        rb"\[fastric\] WARNING worker [12] \(pid \d+\) exited with status 1; it is not replaced: 0 of 2 workers remain\n",
         run.stderr,
     ), run.stderr
 
@@ -414,8 +416,8 @@ def test_parent_exit_status_is_the_first_failing_workers() -> None:
     assert [r.endpoint for r in run.requests] == ["next", "next"]
     stderr = b"".join(line for line in run.stderr.splitlines(keepends=True) if line.startswith(b"[fastric]"))
     assert re.fullmatch(
-        rb"\[fastric\] worker [12] \(pid \d+\) exited with status 3; it is not replaced: 1 of 2 workers remain\n"
-        rb"\[fastric\] worker [12] \(pid \d+\) exited with status 3; it is not replaced: 0 of 2 workers remain\n",
+        rb"\[fastric\] WARNING worker [12] \(pid \d+\) exited with status 3; it is not replaced: 1 of 2 workers remain\n"
+        rb"\[fastric\] WARNING worker [12] \(pid \d+\) exited with status 3; it is not replaced: 0 of 2 workers remain\n",
         stderr,
     ), run.stderr
 

@@ -353,15 +353,20 @@ def create_log_sink() -> StandardLogSink | FramedTelemetryLogSink:
     return sink
 
 
+_DIAGNOSTIC_LEVEL_NAMES = {0: "DEBUG", 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
 def diagnostic(message: str, level: int = _WARNING) -> None:
-    """Write one fastric diagnostic line, ``[fastric] <message>\\n``: as a TEXT frame of the level's
-    type on the telemetry fd when it is in use, otherwise to stderr. ``level`` is a ``logging`` level
-    number (default 30, WARNING). Never raises."""
-    line = "[fastric] " + message + "\n"
+    """Write one fastric diagnostic line, ``[fastric] <LEVEL> <message>\\n`` (the format of the native
+    core's lines, ``rust/diagnostics.rs``): as a TEXT frame of the level's type on the telemetry fd when
+    it is in use, otherwise to stderr. ``level`` is a ``logging`` level number (default 30, WARNING),
+    named by its 0–50 bucket. Never raises."""
+    bucket = max(0, min(50, level)) // 10 * 10
+    line = f"[fastric] {_DIAGNOSTIC_LEVEL_NAMES[bucket]} {message}\n"
     try:
         sink = _diagnostic_sink
         if sink is not None and sink.file is not None and not sink.file.closed:
-            sink.log(line, TEXT_FRAME_TYPES[max(0, min(50, level)) // 10 * 10])
+            sink.log(line, TEXT_FRAME_TYPES[bucket])
         else:
             sys.stderr.write(line)
             sys.stderr.flush()
