@@ -21,7 +21,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
-use crate::json_encode::scan_plain;
+use crate::json_scan::scan_plain;
 
 /// Deeper documents go to the Python slow path, whose recursion limit matches simplejson's.
 const MAX_DEPTH: usize = 512;

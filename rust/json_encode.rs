@@ -20,6 +20,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::json_float::write_float_repr;
+use crate::json_scan::scan_plain;
 
 /// Nesting depth after which the encoder asks `sys.getrecursionlimit()` (once per call).
 const DEPTH_CHECK_FROM: usize = 200;
@@ -579,38 +580,4 @@ fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
             start = i + c.len_utf8();
         }
     }
-}
-
-/// Index of the first byte at or after `i` that is `"`, `\\`, a control character below 0x20,
-/// or (when `stop_non_ascii`) 0x7f or above; `bytes.len()` if none. Eight bytes at a time: each
-/// test below flags the lowest matching byte exactly (borrows and carries only run upwards).
-#[inline]
-pub(crate) fn scan_plain(bytes: &[u8], mut i: usize, stop_non_ascii: bool) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        let mut mask = (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        if stop_non_ascii {
-            mask |= w.wrapping_add(ONES) | w;
-        }
-        mask &= HIGH;
-        if mask != 0 {
-            return i + (mask.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 || (stop_non_ascii && b >= 0x7f) {
-            return i;
-        }
-        i += 1;
-    }
-    i
 }
