@@ -13,7 +13,7 @@
 
 use std::sync::{Mutex, TryLockError};
 
-use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -334,7 +334,22 @@ impl<'py> Encoder<'_, 'py> {
         self.enter(obj)?;
         self.out.push(b'{');
         let mut first = true;
-        for (key, value) in dict.iter() {
+        // User code run while encoding a value (`__int__`, `_asdict`, ...) may mutate the dict:
+        // raise CPython's dict-iterator errors, as simplejson does, before PyO3's iterator would
+        // panic (it checks the size on the next step and yields one extra entry before its
+        // "keys changed" check).
+        let len = dict.len();
+        let mut iter = dict.iter();
+        for seen in 0.. {
+            if dict.len() != len {
+                return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+            }
+            let Some((key, value)) = iter.next() else {
+                break;
+            };
+            if seen == len {
+                return Err(PyRuntimeError::new_err("dictionary keys changed during iteration"));
+            }
             self.member(&key, &value, &mut first)?;
         }
         self.out.push(b'}');
