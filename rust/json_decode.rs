@@ -21,7 +21,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
-use crate::json_encode::scan_plain;
+use crate::json_scan::scan_plain;
 
 /// Deeper documents go to the Python slow path, whose recursion limit matches simplejson's.
 const MAX_DEPTH: usize = 512;
@@ -76,19 +76,17 @@ pub(crate) fn decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound
 }
 
 fn decode_unpaused<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return Ok(None);
-    };
-    let bytes = text.as_bytes();
+    // UTF-8 is checked per string (only strings holding bytes >= 0x80 need it): outside strings
+    // the grammar admits ASCII only, so any other byte there already makes the parse decline.
+    let bytes = data;
     let start = if bytes.starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
     let mut parser = Parser {
         py,
-        text,
         bytes,
         pos: start,
         depth: 0,
         stack: Vec::new(),
-        scratch: String::new(),
+        scratch: Vec::new(),
         cache: match KEY_CACHE.try_lock() {
             Ok(guard) => Some(guard),
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -136,14 +134,13 @@ static KEY_CACHE: Mutex<KeyCache> = Mutex::new(None);
 
 struct Parser<'a, 'py> {
     py: Python<'py>,
-    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
     /// Elements of the arrays being parsed, innermost last (one buffer for all levels).
     stack: Vec<Bound<'py, PyAny>>,
-    /// Unescaped string being built when the literal has backslashes.
-    scratch: String,
+    /// Unescaped string being built when the literal has backslashes (UTF-8 checked at the end).
+    scratch: Vec<u8>,
     cache: Option<std::sync::MutexGuard<'static, KeyCache>>,
 }
 
@@ -271,23 +268,23 @@ impl<'py> Parser<'_, 'py> {
         let start = self.pos;
         let bytes = self.bytes;
         // The plain run up to the first quote, backslash or control character.
-        let i = scan_plain(bytes, start, false);
+        let (i, ascii) = scan_string(bytes, start);
         match bytes.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
-                let raw = &self.text[start..i];
+                let raw = &bytes[start..i];
                 if is_key && raw.len() <= CACHED_KEY_MAX {
-                    return self.cached_key(raw);
+                    return self.cached_key(raw, ascii);
                 }
-                Ok(new_str(self.py, raw)?)
+                new_str(self.py, raw, ascii)
             }
             Some(b'\\') => {
                 self.pos = i;
                 let mut scratch = std::mem::take(&mut self.scratch);
                 scratch.clear();
-                scratch.push_str(&self.text[start..i]);
+                scratch.extend_from_slice(&bytes[start..i]);
                 let result = self.escaped_string(&mut scratch);
-                let out = result.and_then(|()| Ok(new_str(self.py, &scratch)?));
+                let out = result.and_then(|all_ascii| new_str(self.py, &scratch, ascii && all_ascii));
                 self.scratch = scratch;
                 out
             }
@@ -295,30 +292,35 @@ impl<'py> Parser<'_, 'py> {
         }
     }
 
-    /// The rest of a string literal that has escapes; `self.pos` is at a backslash.
-    fn escaped_string(&mut self, out: &mut String) -> Parsed<()> {
+    /// The rest of a string literal that has escapes; `self.pos` is at a backslash. Returns whether
+    /// everything appended to `out` was ASCII. `out` is not checked for UTF-8 here: runs are split
+    /// at ASCII backslashes and escapes append whole characters, so `out` is valid UTF-8 exactly
+    /// when every raw run is.
+    fn escaped_string(&mut self, out: &mut Vec<u8>) -> Parsed<bool> {
         let bytes = self.bytes;
+        let mut all_ascii = true;
         loop {
             let run_start = self.pos;
-            let i = scan_plain(bytes, run_start, false);
-            out.push_str(&self.text[run_start..i]);
+            let (i, ascii) = scan_string(bytes, run_start);
+            all_ascii &= ascii;
+            out.extend_from_slice(&bytes[run_start..i]);
             match bytes.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok(());
+                    return Ok(all_ascii);
                 }
                 Some(b'\\') => {
                     let esc = *bytes.get(i + 1).ok_or(Fail::Decline)?;
                     self.pos = i + 2;
                     match esc {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(0x08),
+                        b'f' => out.push(0x0c),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
                         b'u' => {
                             let unit = self.hex4(self.pos)?;
                             self.pos += 4;
@@ -337,7 +339,9 @@ impl<'py> Parser<'_, 'py> {
                             } else {
                                 unit
                             };
-                            out.push(char::from_u32(cp).ok_or(Fail::Decline)?);
+                            let c = char::from_u32(cp).ok_or(Fail::Decline)?;
+                            all_ascii &= c.is_ascii();
+                            out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
                         }
                         _ => return Err(Fail::Decline),
                     }
@@ -362,10 +366,12 @@ impl<'py> Parser<'_, 'py> {
         Ok(value)
     }
 
-    fn cached_key(&mut self, raw: &str) -> Parsed<Bound<'py, PyString>> {
+    /// A dict key of up to [`CACHED_KEY_MAX`] bytes. Only valid keys are ever stored, so a hit on
+    /// the same bytes needs no UTF-8 check.
+    fn cached_key(&mut self, raw_bytes: &[u8], ascii: bool) -> Parsed<Bound<'py, PyString>> {
         let py = self.py;
         let Some(cache) = self.cache.as_mut() else {
-            return Ok(new_str(py, raw)?);
+            return new_str(py, raw_bytes, ascii);
         };
         let slots = cache.get_or_insert_with(|| {
             (0..KEY_CACHE_SLOTS)
@@ -376,14 +382,13 @@ impl<'py> Parser<'_, 'py> {
                 })
                 .collect()
         });
-        let raw_bytes = raw.as_bytes();
         let slot = &mut slots[key_hash(raw_bytes) % KEY_CACHE_SLOTS];
         if let Some(key) = &slot.key {
             if slot.len == raw_bytes.len() && slot.bytes[..raw_bytes.len()] == *raw_bytes {
                 return Ok(key.bind(py).clone());
             }
         }
-        let s = new_str(py, raw)?;
+        let s = new_str(py, raw_bytes, ascii)?;
         slot.len = raw_bytes.len();
         slot.bytes[..raw_bytes.len()].copy_from_slice(raw_bytes);
         slot.key = Some(s.clone().unbind());
@@ -430,7 +435,8 @@ impl<'py> Parser<'_, 'py> {
             }
         }
         self.pos = i;
-        let text = &self.text[start..i];
+        // Only ASCII digits, signs, '.', 'e' and 'E' were accepted above.
+        let text = std::str::from_utf8(&bytes[start..i]).map_err(|_| Fail::Decline)?;
         let py = self.py;
         if is_float {
             let value: f64 = text.parse().map_err(|_| Fail::Decline)?;
@@ -472,24 +478,45 @@ fn load_u64(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// A new `str` from `text`: ASCII text is copied straight into a fresh compact ASCII string,
-/// skipping `CPython`'s UTF-8 decoder (measured: ~5% of decoding a 1 MB event).
-fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyString>> {
-    if !text.is_ascii() {
+/// End of the plain run of a string body from `i` (see [`scan_plain`]), and whether it was all
+/// ASCII: one pass, so [`new_str`] need not look at the bytes again. DEL (0x7f) is ASCII; the first
+/// byte >= 0x80 switches to the scan that only stops at `"`, `\\` and control characters.
+#[inline]
+fn scan_string(bytes: &[u8], mut i: usize) -> (usize, bool) {
+    loop {
+        i = scan_plain(bytes, i, true);
+        match bytes.get(i) {
+            Some(0x7f) => i += 1,
+            Some(&b) if b >= 0x80 => return (scan_plain(bytes, i, false), false),
+            _ => return (i, true),
+        }
+    }
+}
+
+/// A new `str` from the UTF-8 bytes `raw` of a string body; `ascii` says (from [`scan_string`])
+/// that every byte is below 0x80. ASCII text is copied straight into a fresh compact ASCII string,
+/// skipping `CPython`'s UTF-8 decoder (measured: ~5% of decoding a 1 MB event); other text must be
+/// valid UTF-8 or the parse declines (the slow path raises simplejson's message).
+fn new_str<'py>(py: Python<'py>, raw: &[u8], ascii: bool) -> Parsed<Bound<'py, PyString>> {
+    if !ascii {
+        let text = std::str::from_utf8(raw).map_err(|_| Fail::Decline)?;
         return Ok(PyString::new(py, text));
     }
-    let len = ffi::Py_ssize_t::try_from(text.len()).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
+    debug_assert!(raw.is_ascii());
+    let len = ffi::Py_ssize_t::try_from(raw.len()).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
     // SAFETY: we hold the GIL (`py`). `PyUnicode_New(len, 127)` returns a new reference to a
     // compact ASCII string with room for exactly `len` one-byte characters (plus the NUL it
-    // already wrote), or NULL with an exception set. Every byte of `text` is ASCII (< 128), so
-    // copying its `len` bytes into the data area yields a valid, fully initialised `str` before
+    // already wrote), or NULL with an exception set. Every byte of `raw` is ASCII (< 128): callers
+    // pass `ascii` only as computed by `scan_string` over exactly these bytes (or `char::is_ascii`
+    // for escapes), whose scan is checked against a byte-by-byte reference in json_scan's tests.
+    // So copying its `len` bytes into the data area yields a valid, fully initialised `str` before
     // any other code can see it; its hash is computed lazily by CPython as for any new string.
     unsafe {
         let ptr = ffi::PyUnicode_New(len, 127);
         if ptr.is_null() {
-            return Err(PyErr::fetch(py));
+            return Err(Fail::Python(PyErr::fetch(py)));
         }
-        std::ptr::copy_nonoverlapping(text.as_ptr(), ffi::PyUnicode_DATA(ptr).cast::<u8>(), text.len());
+        std::ptr::copy_nonoverlapping(raw.as_ptr(), ffi::PyUnicode_DATA(ptr).cast::<u8>(), raw.len());
         Ok(Bound::from_owned_ptr(py, ptr).cast_into_unchecked())
     }
 }

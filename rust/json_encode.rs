@@ -13,13 +13,14 @@
 
 use std::sync::{Mutex, TryLockError};
 
-use pyo3::exceptions::{PyRecursionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::json_float::write_float_repr;
+use crate::json_scan::scan_plain;
 
 /// Nesting depth after which the encoder asks `sys.getrecursionlimit()` (once per call).
 const DEPTH_CHECK_FROM: usize = 200;
@@ -333,7 +334,22 @@ impl<'py> Encoder<'_, 'py> {
         self.enter(obj)?;
         self.out.push(b'{');
         let mut first = true;
-        for (key, value) in dict.iter() {
+        // User code run while encoding a value (`__int__`, `_asdict`, ...) may mutate the dict:
+        // raise CPython's dict-iterator errors, as simplejson does, before PyO3's iterator would
+        // panic (it checks the size on the next step and yields one extra entry before its
+        // "keys changed" check).
+        let len = dict.len();
+        let mut iter = dict.iter();
+        for seen in 0.. {
+            if dict.len() != len {
+                return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+            }
+            let Some((key, value)) = iter.next() else {
+                break;
+            };
+            if seen == len {
+                return Err(PyRuntimeError::new_err("dictionary keys changed during iteration"));
+            }
             self.member(&key, &value, &mut first)?;
         }
         self.out.push(b'}');
@@ -579,38 +595,4 @@ fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
             start = i + c.len_utf8();
         }
     }
-}
-
-/// Index of the first byte at or after `i` that is `"`, `\\`, a control character below 0x20,
-/// or (when `stop_non_ascii`) 0x7f or above; `bytes.len()` if none. Eight bytes at a time: each
-/// test below flags the lowest matching byte exactly (borrows and carries only run upwards).
-#[inline]
-pub(crate) fn scan_plain(bytes: &[u8], mut i: usize, stop_non_ascii: bool) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[i..i + 8]);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        let mut mask = (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w);
-        if stop_non_ascii {
-            mask |= w.wrapping_add(ONES) | w;
-        }
-        mask &= HIGH;
-        if mask != 0 {
-            return i + (mask.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while let Some(&b) = bytes.get(i) {
-        if b == b'"' || b == b'\\' || b < 0x20 || (stop_non_ascii && b >= 0x7f) {
-            return i;
-        }
-        i += 1;
-    }
-    i
 }

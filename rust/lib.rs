@@ -16,6 +16,7 @@ mod http;
 mod json_decode;
 mod json_encode;
 mod json_float;
+mod json_scan;
 mod py_client;
 mod rie;
 mod runtime_api;

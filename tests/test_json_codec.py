@@ -651,3 +651,54 @@ def test_differential_against_reference(tmp_path):
         if got_utf8 != want_utf8:
             mismatches.append(("encode utf8", payload[:80], got_utf8, want_utf8))
     assert not mismatches, mismatches[:10]
+
+
+def _mutate_grow(d):
+    d["z"] = 1
+
+
+def _mutate_shrink(d):
+    d.pop("c")
+
+
+def _mutate_swap(d):
+    d.pop("b")
+    d["y"] = 1
+
+
+def _mutate_swap_first(d):
+    d.pop("a")
+    d["y"] = 1
+
+
+def _mutate_values(d):
+    d["b"] = 5
+    d.pop("c")
+    d["c"] = 9
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (_mutate_grow, (RuntimeError, "dictionary changed size during iteration")),
+        (_mutate_shrink, (RuntimeError, "dictionary changed size during iteration")),
+        (_mutate_swap, b'{"a": 7, "c": 3, "y": 1}'),
+        (_mutate_swap_first, (RuntimeError, "dictionary keys changed during iteration")),
+        (_mutate_values, b'{"a": 7, "b": 5, "c": 9}'),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_dict_mutated_while_encoding(mutate, expected):
+    """User code run by the encoder mutates the dict being walked: simplejson's outcome (observed
+    with awslambdaric 4.2.2), CPython's dict-iterator RuntimeErrors, never a Rust panic."""
+
+    class MutatingInt(int):
+        def __int__(self):
+            mutate(d)
+            return 7
+
+    d = {"a": MutatingInt(1), "b": 2, "c": 3}
+    if isinstance(expected, bytes):
+        assert dumps(d) == expected
+    else:
+        assert error_of(dumps, d) == expected
