@@ -15,6 +15,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyType};
 
+use crate::environ::Environ;
+
 /// The variables `LambdaContext.__init__` reads, in the order of its attributes.
 const ENV_ATTRIBUTES: [(&str, &str); 5] = [
     ("log_group_name", "AWS_LAMBDA_LOG_GROUP_NAME"),
@@ -37,8 +39,7 @@ pub(crate) struct ContextBuilder<'py> {
     original_init: Bound<'py, PyAny>,
     identity_class: Bound<'py, PyType>,
     object_new: Bound<'py, PyAny>,
-    os: Bound<'py, PyModule>,
-    environ: Bound<'py, PyAny>,
+    environ: Environ<'py>,
     env: Vec<EnvSlot<'py>>,
 }
 
@@ -51,14 +52,12 @@ impl<'py> ContextBuilder<'py> {
         if !class.is(context_class) {
             return Ok(None);
         }
-        let os = py.import("os")?;
-        let environ = os.getattr("environ")?;
-        if !environ.get_type().is(os.getattr("_Environ")?) || environ.getattr("_data")?.cast::<PyDict>().is_err() {
+        let Some(environ) = Environ::new(py)? else {
             return Ok(None);
-        }
+        };
         let mut env = Vec::with_capacity(ENV_ATTRIBUTES.len());
         for (attribute, name) in ENV_ATTRIBUTES {
-            let key = environ.call_method1(intern!(py, "encodekey"), (name,))?;
+            let key = environ.object().call_method1(intern!(py, "encodekey"), (name,))?;
             env.push(EnvSlot {
                 attribute: PyString::intern(py, attribute),
                 key,
@@ -70,7 +69,6 @@ impl<'py> ContextBuilder<'py> {
             class: class.cast_into::<PyType>()?,
             identity_class: module.getattr("CognitoIdentity")?.cast_into::<PyType>()?,
             object_new: py.get_type::<pyo3::types::PyAny>().getattr("__new__")?,
-            os,
             environ,
             env,
         }))
@@ -86,12 +84,10 @@ impl<'py> ContextBuilder<'py> {
         tenant_id: Option<&str>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = self.class.py();
-        if !self.os.getattr(intern!(py, "environ"))?.is(&self.environ)
-            || !self.class.getattr(intern!(py, "__init__"))?.is(&self.original_init)
-        {
+        if !self.class.getattr(intern!(py, "__init__"))?.is(&self.original_init) {
             return Ok(None);
         }
-        let Ok(data) = self.environ.getattr(intern!(py, "_data"))?.cast_into::<PyDict>() else {
+        let Some(data) = self.environ.current_data()? else {
             return Ok(None);
         };
         let context = self.object_new.call1((&self.class,))?;
@@ -103,7 +99,10 @@ impl<'py> ContextBuilder<'py> {
                 Some(raw) => match &slot.last {
                     Some((last_raw, text)) if last_raw.is(&raw) => text.clone(),
                     _ => {
-                        let text = self.environ.call_method1(intern!(py, "decodevalue"), (&raw,))?;
+                        let text = self
+                            .environ
+                            .object()
+                            .call_method1(intern!(py, "decodevalue"), (&raw,))?;
                         slot.last = Some((raw, text.clone()));
                         text
                     }

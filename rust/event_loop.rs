@@ -16,6 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::context::ContextBuilder;
 use crate::diagnostics::{self, Level};
+use crate::environ::Environ;
 use crate::json_decode;
 use crate::json_encode;
 use crate::py_client::PyRuntimeApiClient;
@@ -47,21 +48,25 @@ struct Hooks<'py> {
     state: Bound<'py, PyDict>,
     /// Builds `context_class` instances without its Python `__init__` (None: not applicable).
     context_builder: RefCell<Option<ContextBuilder<'py>>>,
+    /// `os.environ` written without Python code (None: it is not a plain `os._Environ`).
+    fast_environ: Option<Environ<'py>>,
     environ: Bound<'py, PyAny>,
     ensure_ascii: bool,
 }
 
 impl<'py> Hooks<'py> {
     fn from_object(hooks: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let environ = hooks.getattr("environ")?;
         Ok(Hooks {
             make_context: hooks.getattr("make_context")?,
             context_class: hooks.getattr("context_class")?,
             context_builder: RefCell::new(ContextBuilder::new(hooks.py(), &hooks.getattr("context_class")?)?),
+            fast_environ: Environ::new(hooks.py())?.filter(|e| e.object().is(&environ)),
             unmarshal_fallback: hooks.getattr("unmarshal_fallback")?,
             handle_error: hooks.getattr("handle_error")?,
             marshal_error: hooks.getattr("marshal_error")?,
             state: hooks.getattr("state")?.cast_into::<PyDict>()?,
-            environ: hooks.getattr("environ")?,
+            environ,
             ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
         })
     }
@@ -203,6 +208,13 @@ fn set_invocation_state(
         .set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
     match invocation.trace_id.as_deref() {
         Some(trace_id) => {
+            let fast = match hooks.fast_environ.as_ref() {
+                Some(environ) => environ.set(TRACE_ID_ENV, trace_id)?,
+                None => false,
+            };
+            if fast {
+                return Ok(());
+            }
             if let Err(err) = hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id) {
                 // A value the environment cannot hold (a NUL byte from the header), or an
                 // `os.environ` patched by user code: the invocation still runs, without the variable.

@@ -9,6 +9,7 @@ mod arena_cache;
 mod b64;
 mod context;
 mod diagnostics;
+mod environ;
 mod errors;
 mod event_loop;
 mod headers;

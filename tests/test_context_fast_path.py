@@ -18,7 +18,11 @@ def _run(events: list[dict], env: dict[str, str | None] | None = None) -> list[d
         "fastric",
         "context_probe.handler",
         [
-            Invocation(body=json.dumps(e).encode(), tenant_id="tenant-7" if i == 1 else None)
+            Invocation(
+                body=json.dumps(e).encode(),
+                tenant_id="tenant-7" if i == 1 else None,
+                trace_id=f"Root=1-5e1b4151-{i:024x}" if i != 2 else None,
+            )
             for i, e in enumerate(events)
         ],
         cwd=HANDLERS,
@@ -64,6 +68,18 @@ def test_fast_context_equals_init_through_environment_changes():
     ]
     assert dict(answers[1]["runtime"]["vars"])["tenant_id"] == "'tenant-7'"
     assert answers[0]["runtime"]["identity"] == ["CognitoIdentity", None, None]
+    # _X_AMZN_TRACE_ID is set in os.environ and in the C environment, and removed when absent.
+    assert [a["trace"] for a in answers] == [
+        [f"Root=1-5e1b4151-{i:024x}"] * 2 if i != 2 else [None, None] for i in range(5)
+    ]
+
+
+def test_wrapped_environ_get_falls_back_to_init():
+    answers = _run([{"wrap_environ_get": True}, {}])
+    assert answers[0]["init_calls_by_runtime"] == 0
+    assert answers[1]["init_calls_by_runtime"] == 1
+    assert dict(answers[1]["runtime"]["vars"])["function_name"] == "'wrapped'"
+    assert answers[1]["runtime"] == answers[1]["reference"]
 
 
 def test_replaced_os_environ_falls_back_to_init():

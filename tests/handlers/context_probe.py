@@ -1,6 +1,7 @@
 """Handler for the context fast-path test: compares the runtime's context with one built by
 ``LambdaContext.__init__`` from the same values, and counts ``__init__`` calls made by the runtime."""
 
+import ctypes
 import os
 import sys
 
@@ -47,10 +48,14 @@ def handler(event, context):
         context.tenant_id,
     )
     _calls["init"] -= 1  # the reference construction just above
+    getenv = ctypes.CDLL(None).getenv
+    getenv.restype = ctypes.c_char_p
+    c_trace = getenv(b"_X_AMZN_TRACE_ID")
     result = {
         "runtime": _describe(context),
         "reference": _describe(reference),
         "init_calls_by_runtime": init_calls_by_runtime,
+        "trace": [os.environ.get("_X_AMZN_TRACE_ID"), c_trace.decode() if c_trace is not None else None],
     }
     _calls["init"] = 0
     for key, value in event.get("set", {}).items():
@@ -59,6 +64,13 @@ def handler(event, context):
         os.environ.pop(key, None)
     for key, value in event.get("set_bytes", {}).items():
         os.environb[key.encode()] = value.encode("latin-1")
+    if event.get("wrap_environ_get"):
+        original = type(os.environ).get
+
+        def get(self, key, default=None):
+            return "wrapped" if key == "AWS_LAMBDA_FUNCTION_NAME" else original(self, key, default)
+
+        type(os.environ).get = get
     if event.get("replace_environ"):
         os.environ = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="from-replaced-mapping")  # noqa: B003 - on purpose
     return result
