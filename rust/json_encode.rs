@@ -54,9 +54,35 @@ pub(crate) fn encode(obj: &Bound<'_, PyAny>, ensure_ascii: bool, out: &mut Vec<u
         markers: Vec::new(),
         depth: 0,
         depth_limit: None,
+        keys: match KEY_CACHE.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            // Re-entered from user code called while encoding (`_asdict`, `__int__`, ...).
+            Err(TryLockError::WouldBlock) => None,
+        },
     };
     encoder.value(obj)
 }
+
+/// Slots of the encoded-key cache.
+const KEY_CACHE_SLOTS: usize = 512;
+/// Longest encoded key (quotes included) kept in the cache, bytes.
+const KEY_CACHE_MAX: usize = 62;
+
+/// The encoded form (`"key"`, quotes included) of an exact `str` dict key seen before, found by the
+/// key object's address. Each slot holds a strong reference to its key, so the address cannot be
+/// reused by another object while the entry exists. Events repeat the same key objects on every
+/// record (the decoder hands out one `str` per distinct short key) and handlers build dicts from
+/// interned literals, so most keys skip the UTF-8 lookup and the escape scan.
+struct KeySlot {
+    key: Option<Py<PyString>>,
+    ensure_ascii: bool,
+    len: u8,
+    encoded: [u8; KEY_CACHE_MAX],
+}
+
+type KeyCache = Option<Box<[KeySlot]>>;
+static KEY_CACHE: Mutex<KeyCache> = Mutex::new(None);
 
 /// Output buffer kept between `json_dumps` calls, so large responses do not fault in fresh pages
 /// and regrow a `Vec` on every invocation. Capacity above [`KEPT_CAPACITY`] is released.
@@ -97,6 +123,8 @@ struct Encoder<'a, 'py> {
     markers: Vec<usize>,
     depth: usize,
     depth_limit: Option<usize>,
+    /// The encoded-key cache, when this call could lock it.
+    keys: Option<std::sync::MutexGuard<'static, KeyCache>>,
 }
 
 impl<'py> Encoder<'_, 'py> {
@@ -384,12 +412,53 @@ impl<'py> Encoder<'_, 'py> {
             self.out.extend_from_slice(b", ");
         }
         if let Ok(s) = key.cast_exact::<PyString>() {
-            self.string(s)?;
+            self.cached_key(s)?;
         } else {
             self.key(key)?;
         }
         self.out.extend_from_slice(b": ");
         self.value(value)
+    }
+
+    /// An exact `str` key, from the encoded-key cache when it holds this very object.
+    fn cached_key(&mut self, key: &Bound<'py, PyString>) -> PyResult<()> {
+        let ensure_ascii = self.ensure_ascii;
+        let address = key.as_ptr() as usize;
+        // Objects are at least 16-byte aligned: drop the low bits before picking a slot.
+        let index = (address >> 4) % KEY_CACHE_SLOTS;
+        {
+            let Some(cache) = self.keys.as_mut() else {
+                return self.string(key);
+            };
+            let slots = cache.get_or_insert_with(|| {
+                (0..KEY_CACHE_SLOTS)
+                    .map(|_| KeySlot {
+                        key: None,
+                        ensure_ascii: false,
+                        len: 0,
+                        encoded: [0; KEY_CACHE_MAX],
+                    })
+                    .collect()
+            });
+            let slot = &slots[index];
+            if slot.ensure_ascii == ensure_ascii && slot.key.as_ref().is_some_and(|k| k.as_ptr() as usize == address) {
+                self.out.extend_from_slice(&slot.encoded[..usize::from(slot.len)]);
+                return Ok(());
+            }
+        }
+        let start = self.out.len();
+        self.string(key)?;
+        let encoded = &self.out[start..];
+        if let (Ok(len), Some(Some(slots))) = (u8::try_from(encoded.len()), self.keys.as_mut().map(|c| c.as_mut())) {
+            if encoded.len() <= KEY_CACHE_MAX {
+                let slot = &mut slots[index];
+                slot.encoded[..encoded.len()].copy_from_slice(encoded);
+                slot.len = len;
+                slot.ensure_ascii = ensure_ascii;
+                slot.key = Some(key.clone().unbind());
+            }
+        }
+        Ok(())
     }
 
     /// A non-`str` dict key, in simplejson's `_stringify_key` order.
