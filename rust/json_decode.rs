@@ -25,9 +25,14 @@ use crate::json_scan::scan_plain;
 
 /// Deeper documents go to the Python slow path, whose recursion limit matches simplejson's.
 const MAX_DEPTH: usize = 512;
-/// Object keys up to this many bytes are looked up in / stored into the key cache.
+/// Object keys up to this many bytes are looked up in / stored into the string cache.
 const CACHED_KEY_MAX: usize = 64;
+/// String values up to this many bytes are too (type tags, regions, event names, versions: the
+/// values that repeat on every record); longer ones are mostly unique ids and payloads.
+const CACHED_VALUE_MAX: usize = 24;
 const KEY_CACHE_SLOTS: usize = 1024;
+/// Values get slots of their own, after the keys', so unique values never evict keys.
+const VALUE_CACHE_SLOTS: usize = 512;
 
 /// `json_loads`: the fast path, else `fastric._json_compat.loads(data)` (which raises
 /// simplejson's exception and message for invalid documents).
@@ -120,8 +125,11 @@ impl From<PyErr> for Fail {
 
 type Parsed<T> = Result<T, Fail>;
 
-/// Interned dict keys shared across calls (events repeat the same keys on every invocation).
-/// One entry per slot, chosen by a hash of the key bytes; a collision simply replaces the entry.
+/// Interned dict keys and short string values shared across calls (events repeat the same keys, and
+/// many short values, on every record and invocation): equal strings come back as one `str` object
+/// (unobservable but through `is`/`id()`, as with `CPython`'s own interning), so they are neither
+/// allocated nor freed again. One entry per slot, chosen by a hash of the bytes; a collision simply
+/// replaces the entry. Slots `0..KEY_CACHE_SLOTS` hold keys, the rest values.
 type KeyCache = Option<Box<[KeySlot]>>;
 
 /// One cache entry; the key bytes are stored inline so a lookup touches one cache line or two.
@@ -273,8 +281,8 @@ impl<'py> Parser<'_, 'py> {
             Some(b'"') => {
                 self.pos = i + 1;
                 let raw = &bytes[start..i];
-                if is_key && raw.len() <= CACHED_KEY_MAX {
-                    return self.cached_key(raw, ascii);
+                if raw.len() <= (if is_key { CACHED_KEY_MAX } else { CACHED_VALUE_MAX }) {
+                    return self.cached_str(raw, ascii, is_key);
                 }
                 new_str(self.py, raw, ascii)
             }
@@ -368,13 +376,13 @@ impl<'py> Parser<'_, 'py> {
 
     /// A dict key of up to [`CACHED_KEY_MAX`] bytes. Only valid keys are ever stored, so a hit on
     /// the same bytes needs no UTF-8 check.
-    fn cached_key(&mut self, raw_bytes: &[u8], ascii: bool) -> Parsed<Bound<'py, PyString>> {
+    fn cached_str(&mut self, raw_bytes: &[u8], ascii: bool, is_key: bool) -> Parsed<Bound<'py, PyString>> {
         let py = self.py;
         let Some(cache) = self.cache.as_mut() else {
             return new_str(py, raw_bytes, ascii);
         };
         let slots = cache.get_or_insert_with(|| {
-            (0..KEY_CACHE_SLOTS)
+            (0..KEY_CACHE_SLOTS + VALUE_CACHE_SLOTS)
                 .map(|_| KeySlot {
                     len: 0,
                     bytes: [0; CACHED_KEY_MAX],
@@ -382,7 +390,12 @@ impl<'py> Parser<'_, 'py> {
                 })
                 .collect()
         });
-        let slot = &mut slots[key_hash(raw_bytes) % KEY_CACHE_SLOTS];
+        let index = if is_key {
+            key_hash(raw_bytes) % KEY_CACHE_SLOTS
+        } else {
+            KEY_CACHE_SLOTS + key_hash(raw_bytes) % VALUE_CACHE_SLOTS
+        };
+        let slot = &mut slots[index];
         if let Some(key) = &slot.key {
             if slot.len == raw_bytes.len() && slot.bytes[..raw_bytes.len()] == *raw_bytes {
                 return Ok(key.bind(py).clone());
