@@ -75,9 +75,11 @@ impl<'py> ContextBuilder<'py> {
     }
 
     /// The context for one invocation, or `Ok(None)` when the fast path must step aside this time
-    /// (see the module doc); the caller then calls the class itself.
+    /// (see the module doc); the caller then calls the class itself. `environ_data` is
+    /// `Environ::current_data()` of this invocation (`None`: `os.environ` is not usable directly).
     pub(crate) fn build(
         &mut self,
+        environ_data: Option<&Bound<'py, PyDict>>,
         request_id: &Bound<'py, PyAny>,
         deadline_ms: i64,
         invoked_function_arn: &str,
@@ -87,7 +89,7 @@ impl<'py> ContextBuilder<'py> {
         if !self.class.getattr(intern!(py, "__init__"))?.is(&self.original_init) {
             return Ok(None);
         }
-        let Some(data) = self.environ.current_data()? else {
+        let Some(data) = environ_data else {
             return Ok(None);
         };
         let context = self.object_new.call1((&self.class,))?;

@@ -11,7 +11,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 /// The methods whose replacement (on the class, or `get` on the instance) turns the fast paths off.
 const GUARDED_METHODS: [&str; 3] = ["get", "__getitem__", "__setitem__"];
@@ -21,8 +21,9 @@ pub(crate) struct Environ<'py> {
     os: Bound<'py, PyModule>,
     mapping: Bound<'py, PyAny>,
     class: Bound<'py, PyAny>,
-    /// `type(os.environ).get`, `.__getitem__`, `.__setitem__` as found at start.
-    methods: Vec<Bound<'py, PyAny>>,
+    /// (interned name, `type(os.environ).<name>` as found at start) for each guarded method.
+    /// Interned names matter: `CPython`'s type-attribute cache only serves interned names.
+    methods: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> Environ<'py> {
@@ -36,7 +37,11 @@ impl<'py> Environ<'py> {
         let class = environ.get_type().into_any();
         let methods = GUARDED_METHODS
             .iter()
-            .map(|name| class.getattr(*name))
+            .map(|name| {
+                let name = PyString::intern(py, name);
+                let method = class.getattr(&name)?;
+                Ok((name, method))
+            })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Some(Environ {
             os,
@@ -59,8 +64,8 @@ impl<'py> Environ<'py> {
         if !self.os.getattr(intern!(py, "environ"))?.is(&self.mapping) || !self.mapping.get_type().is(&self.class) {
             return Ok(None);
         }
-        for (name, original) in GUARDED_METHODS.iter().zip(&self.methods) {
-            if !self.class.getattr(*name)?.is(original) {
+        for (name, original) in &self.methods {
+            if !self.class.getattr(name)?.is(original) {
                 return Ok(None);
             }
         }
@@ -77,7 +82,10 @@ impl<'py> Environ<'py> {
     /// in the name). Returns `false`, having changed nothing, when the fast path does not apply
     /// (`os.environ` replaced, non-ASCII text, a NUL or `=`); the caller then uses
     /// `os.environ.__setitem__`, which encodes with the file-system encoding and raises the right error.
-    pub(crate) fn set(&self, name: &str, value: &str) -> PyResult<bool> {
+    ///
+    /// `data` is what [`Environ::current_data`] returned for this invocation (no Python code may
+    /// have run since).
+    pub(crate) fn set(&self, data: &Bound<'py, PyDict>, name: &str, value: &str) -> PyResult<bool> {
         if name.is_empty()
             || !name.is_ascii()
             || !value.is_ascii()
@@ -86,9 +94,6 @@ impl<'py> Environ<'py> {
         {
             return Ok(false);
         }
-        let Some(data) = self.current_data()? else {
-            return Ok(false);
-        };
         let py = self.mapping.py();
         // What `os.putenv` does (`setenv(name, value, 1)`); `os.environ` writes go through it too,
         // with the same caveat about C code reading the environment from other threads.

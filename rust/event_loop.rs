@@ -166,8 +166,13 @@ fn process_invocation<'py>(
     keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Outcome> {
     let request_id = PyString::new(py, &invocation.request_id);
-    set_invocation_state(py, hooks, invocation, &request_id)?;
-    let result = match call_handler(py, hooks, handler, invocation, &request_id, keep) {
+    // `os.environ._data` for the direct paths, checked once: no Python code runs before the handler.
+    let environ_data = match hooks.fast_environ.as_ref() {
+        Some(environ) => environ.current_data()?,
+        None => None,
+    };
+    set_invocation_state(py, hooks, invocation, &request_id, environ_data.as_ref())?;
+    let result = match call_handler(py, hooks, handler, invocation, &request_id, environ_data.as_ref(), keep) {
         Ok(result) => result,
         Err(err) => return error_outcome(py, hooks, err, &request_id),
     };
@@ -194,11 +199,12 @@ fn process_invocation<'py>(
 }
 
 /// Sets the request id and tenant id seen by the logging filter, and `_X_AMZN_TRACE_ID`.
-fn set_invocation_state(
-    py: Python<'_>,
-    hooks: &Hooks<'_>,
+fn set_invocation_state<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
     invocation: &Invocation,
-    request_id: &Bound<'_, PyString>,
+    request_id: &Bound<'py, PyString>,
+    environ_data: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<()> {
     hooks
         .state
@@ -208,9 +214,9 @@ fn set_invocation_state(
         .set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
     match invocation.trace_id.as_deref() {
         Some(trace_id) => {
-            let fast = match hooks.fast_environ.as_ref() {
-                Some(environ) => environ.set(TRACE_ID_ENV, trace_id)?,
-                None => false,
+            let fast = match (hooks.fast_environ.as_ref(), environ_data) {
+                (Some(environ), Some(data)) => environ.set(data, TRACE_ID_ENV, trace_id)?,
+                _ => false,
             };
             if fast {
                 return Ok(());
@@ -259,11 +265,13 @@ fn call_handler<'py>(
     handler: &Bound<'py, PyAny>,
     invocation: &Invocation,
     request_id: &Bound<'py, PyString>,
+    environ_data: Option<&Bound<'py, PyDict>>,
     keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fast = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
         match hooks.context_builder.borrow_mut().as_mut() {
             Some(builder) => builder.build(
+                environ_data,
                 request_id.as_any(),
                 invocation.deadline_ms,
                 &invocation.invoked_function_arn,

@@ -471,7 +471,7 @@ pub(crate) fn parse_with<'b>(
     let headers = response
         .headers
         .iter()
-        .map(|h| (String::from_utf8_lossy(h.name.as_bytes()).into_owned(), value(h.value)))
+        .map(|h| (h.name.to_owned(), value(h.value)))
         .collect();
     Ok((status, version, headers))
 }

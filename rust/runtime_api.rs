@@ -154,6 +154,8 @@ pub(crate) struct RuntimeApi {
     conn: Option<Connection>,
     head: Vec<u8>,
     retry_delays: Vec<Duration>,
+    /// The `/next` request target (built once: it is requested on every invocation).
+    next_path: String,
 }
 
 impl RuntimeApi {
@@ -162,8 +164,10 @@ impl RuntimeApi {
     /// `InvalidArgument` (CR/LF in the user agent).
     pub(crate) fn new(address: &str, user_agent: &str) -> Result<Self, RuntimeError> {
         check_header("User-Agent", user_agent)?;
+        let target = Target::parse(address)?;
         Ok(RuntimeApi {
-            target: Target::parse(address)?,
+            next_path: format!("{}{API_VERSION_PATH}/invocation/next", target.prefix),
+            target,
             user_agent: user_agent.to_owned(),
             conn: None,
             head: Vec::with_capacity(512),
@@ -194,10 +198,12 @@ impl RuntimeApi {
     /// waiting and at once on EINTR; returning false aborts with `Interrupted` (the connection is
     /// discarded). Failures are retried with back-off; then `Exhausted` (fatal). A 500 is fatal at once.
     pub(crate) fn next_invocation(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Invocation, RuntimeError> {
-        let path = format!("{}{API_VERSION_PATH}/invocation/next", self.target.prefix);
-        self.get_with_retry("GET /runtime/invocation/next", &path, on_idle, |response| {
+        let path = std::mem::take(&mut self.next_path);
+        let result = self.get_with_retry("GET /runtime/invocation/next", &path, on_idle, |response| {
             parse_invocation(response, now_ms())
-        })
+        });
+        self.next_path = path;
+        result
     }
 
     // POST /2018-06-01/runtime/invocation/{AwsRequestId}/response
@@ -545,7 +551,13 @@ fn now_ms() -> i64 {
 /// Builds an [`Invocation`] from a 2xx `/next` response. Missing or empty request id →
 /// `BadResponse` (retried like a garbage answer).
 fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, RuntimeError> {
-    let text = |name: &str| response.header(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    // Header values are ASCII in practice: take the validating fast path, lossy only when needed.
+    let text = |name: &str| {
+        response.header(name).map(|v| match std::str::from_utf8(v) {
+            Ok(valid) => valid.to_owned(),
+            Err(_) => String::from_utf8_lossy(v).into_owned(),
+        })
+    };
     let non_empty = |name: &str| text(name).filter(|v| !v.is_empty());
     let Some(request_id) = non_empty(headers::LAMBDA_RUNTIME_AWS_REQUEST_ID) else {
         return Err(RuntimeError::BadResponse(format!(
