@@ -112,8 +112,8 @@ impl<'py> ContextBuilder<'py> {
         }
         attributes.set_item(intern!(py, "invoked_function_arn"), invoked_function_arn)?;
         attributes.set_item(intern!(py, "tenant_id"), tenant_id)?;
-        attributes.set_item(intern!(py, "client_context"), py.None())?;
         attributes.set_item(intern!(py, "_w3c_fields"), PyDict::new(py))?;
+        attributes.set_item(intern!(py, "client_context"), py.None())?;
         let identity = self.object_new.call1((&self.identity_class,))?;
         identity.setattr(intern!(py, "cognito_identity_id"), py.None())?;
         identity.setattr(intern!(py, "cognito_identity_pool_id"), py.None())?;

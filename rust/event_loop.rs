@@ -222,10 +222,18 @@ fn set_invocation_state(
                 unset_trace_id(py, hooks, invocation)?;
             }
         }
-        // `os.environ` writes through to the C environment, so when `getenv` does not see the
-        // variable there is nothing to remove and the Python-level `pop` can be skipped.
-        None if std::env::var_os(TRACE_ID_ENV).is_some() => unset_trace_id(py, hooks, invocation)?,
-        None => {}
+        // Skip the Python-level `pop` when `os.environ` has no entry (awslambdaric deletes only when
+        // `"_X_AMZN_TRACE_ID" in os.environ`). Not decided by `getenv`: a handler's `os.unsetenv`
+        // removes the C variable but leaves the `os.environ` entry, which must still go.
+        None => {
+            let present = match hooks.fast_environ.as_ref() {
+                Some(environ) => environ.contains(TRACE_ID_ENV)?,
+                None => None,
+            };
+            if present != Some(false) {
+                unset_trace_id(py, hooks, invocation)?;
+            }
+        }
     }
     Ok(())
 }
