@@ -73,3 +73,8 @@ def test_trace_id_removed_from_os_environ_after_handler_unsetenv():
 @pytest.mark.parametrize("next_trace", [TRACE, None])
 def test_environment_changes_by_handler(do, next_trace):
     _compare([(do, TRACE), ([], next_trace), ([], TRACE)])
+
+
+@pytest.mark.parametrize("odd", ["Root=é", "", "a=b=c", " spaced ", "x" * 5000])
+def test_odd_trace_ids(odd):
+    _compare([([], TRACE), ([], odd), ([], None), ([], odd)])
