@@ -36,6 +36,7 @@ def handler(event, context):
             for k in _KEYS
         ],
         "c": [_c(k) for k in _KEYS],
+        "order": [k for k in os.environ if k in _KEYS],
     }
     for action, *args in event.get("do", []):
         if action == "unsetenv":
