@@ -34,7 +34,9 @@ def test_rss_stays_bounded_with_alternating_event_sizes(cache_mb, memory_mb):
         timeout_s=300,
     )
     answers = [json.loads(p.body) for p in result.posts]
-    assert [a["records"] for a in answers] == [40000 if i % 2 else 1000 for i in range(count)], result.describe()
+    assert [a["records"] for a in answers] == [40000 if i % 2 else 1000 for i in range(count)], (
+        result.describe()
+    )
     rss = [a["VmRSS"] for a in answers]
     # After the first big events the process has reached its working size; later it may not grow
     # (2 MiB of slack for allocator noise; unbounded growth would add ~20 MB per 10 big events).
@@ -53,5 +55,7 @@ def test_threads_churning_objects_during_invocations():
         timeout_s=300,
     )
     answers = [json.loads(p.body) for p in result.posts]
-    assert [a["records"] for a in answers] == [20000 if i % 2 else 10 for i in range(count)], result.describe()
+    assert [a["records"] for a in answers] == [20000 if i % 2 else 10 for i in range(count)], (
+        result.describe()
+    )
     assert result.stderr == b""

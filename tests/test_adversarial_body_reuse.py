@@ -27,6 +27,6 @@ def test_shorter_events_after_longer_ones_arrive_exactly():
     result = run_client("fastric", "echo.handler", invocations, cwd=HANDLERS_DIR, faults=faults, timeout_s=60)
     posts = result.posts
     assert [p.endpoint for p in posts] == ["response"] * len(bodies), result.describe()
-    for post, body in zip(posts, bodies):
+    for post, body in zip(posts, bodies, strict=True):
         assert len(post.body) == len(body)
         assert post.body == body

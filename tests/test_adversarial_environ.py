@@ -68,6 +68,8 @@ def test_trace_id_removed_from_os_environ_after_handler_unsetenv():
         [["set_bytes", "AWS_LAMBDA_FUNCTION_NAME", "caf\xe9\xff"]],
         [["set_bytes", "_X_AMZN_TRACE_ID", "\xff\xfe"]],
         [["clear"]],
+        [["replace"]],
+        [["replace"], ["set", "AWS_LAMBDA_FUNCTION_NAME", "in-dict"]],
     ],
 )
 @pytest.mark.parametrize("next_trace", [TRACE, None])

@@ -36,7 +36,7 @@ def _bodies() -> list[bytes]:
             p = b"a" * pad
             out.append(b'{"k": "' + p + seq + b'"}')  # in a value, at every position around 16/32
             out.append(b'{"' + p + seq + b'": 1}')  # in a key
-            out.append(b'{"k": "' + p + seq + b'\\n' + p + b'"}')  # before an escape
+            out.append(b'{"k": "' + p + seq + b"\\n" + p + b'"}')  # before an escape
             out.append(b'["' + p + b"\\u00e9" + seq + b'"]')  # after an escape
             out.append(b'["' + p + seq)  # truncated at end of document
         out.append(seq + b"{}")  # outside strings
@@ -62,5 +62,5 @@ def test_invalid_utf8_matches_awslambdaric():
     bodies = _bodies()
     fast = _posts("fastric", bodies)
     ref = _posts("awslambdaric", bodies)
-    mismatches = [(b, f, r) for b, f, r in zip(bodies, fast, ref) if f != r]
+    mismatches = [(b, f, r) for b, f, r in zip(bodies, fast, ref, strict=True) if f != r]
     assert mismatches == []

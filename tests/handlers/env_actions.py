@@ -24,7 +24,9 @@ def _c(key):
 
 
 def handler(event, context):
-    attrs = {k: v for k, v in vars(context).items() if k not in ("_epoch_deadline_time_in_ms", "aws_request_id")}
+    attrs = {
+        k: v for k, v in vars(context).items() if k not in ("_epoch_deadline_time_in_ms", "aws_request_id")
+    }
     copy = os.environ.copy()
     seen = {
         "keys": list(vars(context)),
@@ -55,6 +57,8 @@ def handler(event, context):
             _libc.setenv(args[0].encode(), args[1].encode(), 1)
         elif action == "c_unsetenv":
             _libc.unsetenv(args[0].encode())
+        elif action == "replace":
+            os.environ = dict(os.environ)  # noqa: B003 - on purpose: code that swaps the mapping
         elif action == "data_del":
             del os.environ._data[os.environ.encodekey(args[0])]
     return seen

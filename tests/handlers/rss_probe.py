@@ -20,7 +20,9 @@ def _churn(n):
 
 
 def handler(event, context):
-    threads = [threading.Thread(target=_churn, args=(event.get("churn", 0),)) for _ in range(event.get("threads", 0))]
+    threads = [
+        threading.Thread(target=_churn, args=(event.get("churn", 0),)) for _ in range(event.get("threads", 0))
+    ]
     for t in threads:
         t.start()
     n = len(event.get("Records", []))
