@@ -69,6 +69,7 @@ def test_trace_id_removed_from_os_environ_after_handler_unsetenv():
         [["set_bytes", "_X_AMZN_TRACE_ID", "\xff\xfe"]],
         [["clear"]],
         [["replace"]],
+        [["wrap_decodevalue"]],
         [["replace"], ["set", "AWS_LAMBDA_FUNCTION_NAME", "in-dict"]],
     ],
 )

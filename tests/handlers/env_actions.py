@@ -59,6 +59,9 @@ def handler(event, context):
             _libc.unsetenv(args[0].encode())
         elif action == "replace":
             os.environ = dict(os.environ)  # noqa: B003 - on purpose: code that swaps the mapping
+        elif action == "wrap_decodevalue":
+            original = os.environ.decodevalue
+            os.environ.decodevalue = lambda value: "decoded:" + original(value)
         elif action == "data_del":
             del os.environ._data[os.environ.encodekey(args[0])]
     return seen
