@@ -61,7 +61,7 @@ def handler(event, context):
             os.environ = dict(os.environ)  # noqa: B003 - on purpose: code that swaps the mapping
         elif action == "wrap_decodevalue":
             original = os.environ.decodevalue
-            os.environ.decodevalue = lambda value: "decoded:" + original(value)
+            os.environ.decodevalue = lambda value, original=original: "decoded:" + original(value)
         elif action == "data_del":
             del os.environ._data[os.environ.encodekey(args[0])]
     return seen
