@@ -9,7 +9,8 @@
 //!
 //! The fast path steps aside (the caller then calls the class as before) whenever it could differ:
 //! the context class is not fastric's `LambdaContext`, its `__init__` was replaced, `os.environ`
-//! was replaced or is not an `os._Environ`. `tests/test_context_fast_path.py` compares both ways.
+//! was replaced or is not an `os._Environ`, or its `decodevalue` was replaced.
+//! `tests/test_context_fast_path.py` and `tests/test_adversarial_environ.py` compare both ways.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -40,6 +41,9 @@ pub(crate) struct ContextBuilder<'py> {
     identity_class: Bound<'py, PyType>,
     object_new: Bound<'py, PyAny>,
     environ: Environ<'py>,
+    /// `os.environ.decodevalue` as found at start: a replacement turns the fast path off (the cached
+    /// strings were made by this one).
+    decodevalue: Bound<'py, PyAny>,
     env: Vec<EnvSlot<'py>>,
 }
 
@@ -64,7 +68,9 @@ impl<'py> ContextBuilder<'py> {
                 last: None,
             });
         }
+        let decodevalue = environ.object().getattr(intern!(py, "decodevalue"))?;
         Ok(Some(ContextBuilder {
+            decodevalue,
             original_init: class.getattr("__init__")?,
             class: class.cast_into::<PyType>()?,
             identity_class: module.getattr("CognitoIdentity")?.cast_into::<PyType>()?,
@@ -92,6 +98,10 @@ impl<'py> ContextBuilder<'py> {
         let Some(data) = environ_data else {
             return Ok(None);
         };
+        let decodevalue = self.environ.object().getattr(intern!(py, "decodevalue"))?;
+        if !decodevalue.is(&self.decodevalue) {
+            return Ok(None);
+        }
         let context = self.object_new.call1((&self.class,))?;
         let attributes = context.getattr(intern!(py, "__dict__"))?.cast_into::<PyDict>()?;
         attributes.set_item(intern!(py, "aws_request_id"), request_id)?;
@@ -101,10 +111,7 @@ impl<'py> ContextBuilder<'py> {
                 Some(raw) => match &slot.last {
                     Some((last_raw, text)) if last_raw.is(&raw) => text.clone(),
                     _ => {
-                        let text = self
-                            .environ
-                            .object()
-                            .call_method1(intern!(py, "decodevalue"), (&raw,))?;
+                        let text = decodevalue.call1((&raw,))?;
                         slot.last = Some((raw, text.clone()));
                         text
                     }
@@ -114,8 +121,8 @@ impl<'py> ContextBuilder<'py> {
         }
         attributes.set_item(intern!(py, "invoked_function_arn"), invoked_function_arn)?;
         attributes.set_item(intern!(py, "tenant_id"), tenant_id)?;
-        attributes.set_item(intern!(py, "client_context"), py.None())?;
         attributes.set_item(intern!(py, "_w3c_fields"), PyDict::new(py))?;
+        attributes.set_item(intern!(py, "client_context"), py.None())?;
         let identity = self.object_new.call1((&self.identity_class,))?;
         identity.setattr(intern!(py, "cognito_identity_id"), py.None())?;
         identity.setattr(intern!(py, "cognito_identity_pool_id"), py.None())?;

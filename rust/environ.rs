@@ -78,6 +78,17 @@ impl<'py> Environ<'py> {
             .and_then(|d| d.cast_into::<PyDict>().ok()))
     }
 
+    /// Whether `name in os.environ`, read from `os.environ._data` (what `_Environ.__getitem__` looks
+    /// up), for an ASCII name; `None` when the fast path does not apply (the caller asks `os.environ`).
+    /// Not the C environment: `os.unsetenv`/`os.putenv` by user code change only one of the two.
+    /// `data` is what [`Environ::current_data`] returned for this invocation.
+    pub(crate) fn contains(&self, data: &Bound<'py, PyDict>, name: &str) -> PyResult<Option<bool>> {
+        if !name.is_ascii() {
+            return Ok(None);
+        }
+        Ok(Some(data.contains(PyBytes::new(self.mapping.py(), name.as_bytes()))?))
+    }
+
     /// `os.environ[name] = value` without Python code, for an ASCII name and value (no NUL, no `=`
     /// in the name). Returns `false`, having changed nothing, when the fast path does not apply
     /// (`os.environ` replaced, non-ASCII text, a NUL or `=`); the caller then uses

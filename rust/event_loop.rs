@@ -50,7 +50,9 @@ struct Hooks<'py> {
     context_builder: RefCell<Option<ContextBuilder<'py>>>,
     /// `os.environ` written without Python code (None: it is not a plain `os._Environ`).
     fast_environ: Option<Environ<'py>>,
-    environ: Bound<'py, PyAny>,
+    /// The hooks object itself: its `environ` is read again on every slow-path update, so a handler
+    /// that replaced `os.environ` has the trace id written to (or removed from) its replacement.
+    object: Bound<'py, PyAny>,
     ensure_ascii: bool,
 }
 
@@ -66,9 +68,15 @@ impl<'py> Hooks<'py> {
             handle_error: hooks.getattr("handle_error")?,
             marshal_error: hooks.getattr("marshal_error")?,
             state: hooks.getattr("state")?.cast_into::<PyDict>()?,
-            environ,
+            object: hooks.clone(),
             ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
         })
+    }
+
+    /// The mapping `_X_AMZN_TRACE_ID` is written to now: `hooks.environ`, i.e. the current
+    /// `os.environ`, as awslambdaric looks `os.environ` up on every invocation.
+    fn environ(&self) -> PyResult<Bound<'py, PyAny>> {
+        self.object.getattr(intern!(self.object.py(), "environ"))
     }
 }
 
@@ -212,34 +220,42 @@ fn set_invocation_state<'py>(
     hooks
         .state
         .set_item(intern!(py, "_GLOBAL_TENANT_ID"), invocation.tenant_id.as_deref())?;
-    match invocation.trace_id.as_deref() {
-        Some(trace_id) => {
-            let fast = match (hooks.fast_environ.as_ref(), environ_data) {
-                (Some(environ), Some(data)) => environ.set(data, TRACE_ID_ENV, trace_id)?,
-                _ => false,
-            };
-            if fast {
-                return Ok(());
-            }
-            if let Err(err) = hooks.environ.set_item(intern!(py, TRACE_ID_ENV), trace_id) {
-                // A value the environment cannot hold (a NUL byte from the header), or an
-                // `os.environ` patched by user code: the invocation still runs, without the variable.
-                ok_or_warn(py, Err(err), invocation, "could not set")?;
-                unset_trace_id(py, hooks, invocation)?;
-            }
+    if let Some(trace_id) = invocation.trace_id.as_deref() {
+        let fast = match (hooks.fast_environ.as_ref(), environ_data) {
+            (Some(environ), Some(data)) => environ.set(data, TRACE_ID_ENV, trace_id)?,
+            _ => false,
+        };
+        if fast {
+            return Ok(());
         }
-        // `os.environ` writes through to the C environment, so when `getenv` does not see the
-        // variable there is nothing to remove and the Python-level `pop` can be skipped.
-        None if std::env::var_os(TRACE_ID_ENV).is_some() => unset_trace_id(py, hooks, invocation)?,
-        None => {}
+        if let Err(err) = hooks
+            .environ()
+            .and_then(|environ| environ.set_item(intern!(py, TRACE_ID_ENV), trace_id))
+        {
+            // A value the environment cannot hold (a NUL byte from the header), or an
+            // `os.environ` patched by user code: the invocation still runs, without the variable.
+            ok_or_warn(py, Err(err), invocation, "could not set")?;
+            unset_trace_id(py, hooks, invocation)?;
+        }
+    } else {
+        // Skip the Python-level `pop` when `os.environ` has no entry (awslambdaric deletes only when
+        // `"_X_AMZN_TRACE_ID" in os.environ`). Not decided by `getenv`: a handler's `os.unsetenv`
+        // removes the C variable but leaves the `os.environ` entry, which must still go.
+        let present = match (hooks.fast_environ.as_ref(), environ_data) {
+            (Some(environ), Some(data)) => environ.contains(data, TRACE_ID_ENV)?,
+            _ => None,
+        };
+        if present != Some(false) {
+            unset_trace_id(py, hooks, invocation)?;
+        }
     }
     Ok(())
 }
 
 fn unset_trace_id(py: Python<'_>, hooks: &Hooks<'_>, invocation: &Invocation) -> PyResult<()> {
     let popped = hooks
-        .environ
-        .call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None()));
+        .environ()
+        .and_then(|environ| environ.call_method1(intern!(py, "pop"), (intern!(py, TRACE_ID_ENV), py.None())));
     ok_or_warn(py, popped.map(drop), invocation, "could not unset")
 }
 

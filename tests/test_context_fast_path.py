@@ -62,8 +62,8 @@ def test_fast_context_equals_init_through_environment_changes():
         "function_version",
         "invoked_function_arn",
         "tenant_id",
-        "client_context",
         "_w3c_fields",
+        "client_context",
         "_epoch_deadline_time_in_ms",
     ]
     assert dict(answers[1]["runtime"]["vars"])["tenant_id"] == "'tenant-7'"

@@ -244,7 +244,6 @@ def run(client: Any, handler: Any, hooks: Any) -> NoReturn:
     any non-``Exception`` ``BaseException`` from the handler, unposted.
     """
     state = hooks.state
-    environ = hooks.environ
     make_context = hooks.make_context
     unmarshal_fallback = hooks.unmarshal_fallback
     handle_error = hooks.handle_error
@@ -260,6 +259,7 @@ def run(client: Any, handler: Any, hooks: Any) -> NoReturn:
         request_id = inv.request_id
         state["_GLOBAL_AWS_REQUEST_ID"] = request_id
         state["_GLOBAL_TENANT_ID"] = inv.tenant_id
+        environ = hooks.environ  # the current os.environ: a handler may have replaced it
         if inv.trace_id is not None:
             environ["_X_AMZN_TRACE_ID"] = inv.trace_id
         else:

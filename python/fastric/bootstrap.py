@@ -193,7 +193,8 @@ class Hooks:
 
     Attributes:
         state: this module's globals; the loop sets ``_GLOBAL_AWS_REQUEST_ID``/``_GLOBAL_TENANT_ID``.
-        environ: ``os.environ``; the loop sets or removes ``_X_AMZN_TRACE_ID``.
+        environ: ``os.environ`` as it is now (a property: a handler may have replaced it, and
+            awslambdaric writes to the current one); the loop sets or removes ``_X_AMZN_TRACE_ID``.
         ensure_ascii: whether JSON output escapes non-ASCII (see :func:`ensure_ascii_for_env`).
     """
 
@@ -202,9 +203,13 @@ class Hooks:
         #: called as ``context_class(request_id, None, None, deadline_ms, arn, tenant_id)`` when
         #: there are no client-context or Cognito headers to parse
         self.context_class = LambdaContext
-        self.environ = os.environ
         self.ensure_ascii = ensure_ascii
         self._log_sink = log_sink
+
+    @property
+    def environ(self) -> Any:
+        """The current ``os.environ`` (looked up on each access)."""
+        return os.environ
 
     def make_context(
         self,

@@ -127,7 +127,9 @@ class LambdaContext:
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
 
+        # `_w3c_fields` before `client_context`: the attribute order awslambdaric gives (`vars(context)`).
         w3c: dict[str, str] = {}
+        self._w3c_fields = w3c
         if client_context is None:
             self.client_context = None
         else:
@@ -142,7 +144,6 @@ class LambdaContext:
             if cc.client is not None:
                 cc.client = _fill(Client(), cc.client)
             self.client_context = cc
-        self._w3c_fields = w3c
 
         identity = CognitoIdentity()
         if cognito_identity is None:
