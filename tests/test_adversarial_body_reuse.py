@@ -19,7 +19,10 @@ def test_shorter_events_after_longer_ones_arrive_exactly():
     faults = [
         Fault("next", nth=1, action="drip", drip_chunk=3, drip_delay_s=0.0),
         Fault("next", nth=4, action="reset_mid_body"),
-        Fault("next", nth=6, action="close_after"),
+        # A keep-alive connection closed after a 202 (the next /next reconnects). Not after a /next
+        # answer: a response posted into a connection the server then closes unread is lost by
+        # design (a POST is never resent; docs/RUNTIME-API-FAILURES.md), which would make this racy.
+        Fault("post", nth=5, action="close_after"),
         Fault("next", nth=9, action="drip", drip_chunk=1, drip_delay_s=0.0),
         Fault("post", nth=10, action="close_after"),
     ]
