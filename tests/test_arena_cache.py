@@ -18,7 +18,14 @@ def _large_event() -> bytes:
     record = json.loads((EVENTS / "sqs-receive-message.json").read_text())["Records"][0]
     records = []
     for i in range(2500):
-        r = dict(record, messageId=f"{i:08x}-0000-4000-8000-000000000000", body=f"message {i}")
+        # Unique values longer than the decoder's short-string interning (24 bytes), so every record
+        # allocates fresh strings.
+        r = dict(
+            record,
+            messageId=f"{i:08x}-0000-4000-8000-000000000000",
+            body=f"message number {i:06d} of the batch",
+            md5OfBody=f"{i:032x}",
+        )
         records.append(r)
     return json.dumps({"Records": records}).encode()
 
