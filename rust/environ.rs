@@ -6,7 +6,7 @@
 //! lookup in `_data` plus `decodevalue`, a write is `setenv` plus the `_data` store (what
 //! `_Environ.__setitem__` does: `putenv(key, value)` then `self._data[key] = value`).
 //!
-//! Valid only while `os.environ` is still the `os._Environ` seen at start ([`Environ::is_current`]);
+//! Valid only while `os.environ` is still the `os._Environ` seen at start ([`Environ::current_data`]);
 //! callers fall back to the Python methods otherwise (a replaced or patched `os.environ`).
 
 use pyo3::intern;
