@@ -575,9 +575,12 @@ impl Emulator {
             }
             _ => {}
         }
-        let duration = c.delivered_at.map_or(finished.ended - finished.started, |d| {
-            finished.ended.saturating_duration_since(d)
-        });
+        // Nothing delivered (an init error, or a crash during init): the time since the runtime started
+        // minus the Init Duration reported beside it, so the init is not counted (and billed) twice.
+        let duration = c.delivered_at.map_or_else(
+            || (finished.ended - finished.started).saturating_sub(c.init_duration.unwrap_or(Duration::ZERO)),
+            |d| finished.ended.saturating_duration_since(d),
+        );
         let memory_kb = self.max_memory_kb(finished.pid);
         let status = match &c.outcome {
             Outcome::Response { .. } => ReportStatus::Success,
