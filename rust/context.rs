@@ -40,23 +40,20 @@ pub(crate) struct ContextBuilder<'py> {
     original_init: Bound<'py, PyAny>,
     identity_class: Bound<'py, PyType>,
     object_new: Bound<'py, PyAny>,
-    environ: Environ<'py>,
-    /// `os.environ.decodevalue` as found at start: a replacement turns the fast path off (the cached
-    /// strings were made by this one).
-    decodevalue: Bound<'py, PyAny>,
     env: Vec<EnvSlot<'py>>,
 }
 
 impl<'py> ContextBuilder<'py> {
     /// A builder for `context_class`, or `None` when the fast path does not apply (the class is
-    /// not `fastric.lambda_context.LambdaContext`, or `os.environ` is not an `os._Environ`).
-    pub(crate) fn new(py: Python<'py>, context_class: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+    /// not `fastric.lambda_context.LambdaContext`, or there is no direct `os.environ` access).
+    pub(crate) fn new(
+        py: Python<'py>,
+        context_class: &Bound<'py, PyAny>,
+        environ: Option<&Environ<'py>>,
+    ) -> PyResult<Option<Self>> {
         let module = py.import("fastric.lambda_context")?;
         let class = module.getattr("LambdaContext")?;
-        if !class.is(context_class) {
-            return Ok(None);
-        }
-        let Some(environ) = Environ::new(py)? else {
+        let Some(environ) = environ.filter(|_| class.is(context_class)) else {
             return Ok(None);
         };
         let mut env = Vec::with_capacity(ENV_ATTRIBUTES.len());
@@ -68,23 +65,21 @@ impl<'py> ContextBuilder<'py> {
                 last: None,
             });
         }
-        let decodevalue = environ.object().getattr(intern!(py, "decodevalue"))?;
         Ok(Some(ContextBuilder {
-            decodevalue,
             original_init: class.getattr("__init__")?,
             class: class.cast_into::<PyType>()?,
             identity_class: module.getattr("CognitoIdentity")?.cast_into::<PyType>()?,
             object_new: py.get_type::<pyo3::types::PyAny>().getattr("__new__")?,
-            environ,
             env,
         }))
     }
 
     /// The context for one invocation, or `Ok(None)` when the fast path must step aside this time
     /// (see the module doc); the caller then calls the class itself. `environ_data` is
-    /// `Environ::current_data()` of this invocation (`None`: `os.environ` is not usable directly).
+    /// `environ.current_data()` of this invocation (`None`: `os.environ` is not usable directly).
     pub(crate) fn build(
         &mut self,
+        environ: &Environ<'py>,
         environ_data: Option<&Bound<'py, PyDict>>,
         request_id: &Bound<'py, PyAny>,
         deadline_ms: i64,
@@ -98,10 +93,7 @@ impl<'py> ContextBuilder<'py> {
         let Some(data) = environ_data else {
             return Ok(None);
         };
-        let decodevalue = self.environ.object().getattr(intern!(py, "decodevalue"))?;
-        if !decodevalue.is(&self.decodevalue) {
-            return Ok(None);
-        }
+        let decodevalue = environ.decodevalue();
         let context = self.object_new.call1((&self.class,))?;
         let attributes = context.getattr(intern!(py, "__dict__"))?.cast_into::<PyDict>()?;
         attributes.set_item(intern!(py, "aws_request_id"), request_id)?;

@@ -15,6 +15,11 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 
 /// The methods whose replacement (on the class, or `get` on the instance) turns the fast paths off.
 const GUARDED_METHODS: [&str; 3] = ["get", "__getitem__", "__setitem__"];
+/// The codec functions `os._Environ.__init__` stores on the instance; the fast paths do what they
+/// do (ASCII writes as their own bytes, reads through `decodevalue`), so a replacement turns them off.
+const GUARDED_CODECS: [&str; 3] = ["encodekey", "encodevalue", "decodevalue"];
+/// Index of `decodevalue` in [`GUARDED_CODECS`].
+const DECODEVALUE: usize = 2;
 
 /// The process's `os.environ`, checked to be a plain `os._Environ`.
 pub(crate) struct Environ<'py> {
@@ -24,6 +29,8 @@ pub(crate) struct Environ<'py> {
     /// (interned name, `type(os.environ).<name>` as found at start) for each guarded method.
     /// Interned names matter: `CPython`'s type-attribute cache only serves interned names.
     methods: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
+    /// (interned name, `os.environ.<name>` as found at start) for each guarded codec function.
+    codecs: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> Environ<'py> {
@@ -35,19 +42,24 @@ impl<'py> Environ<'py> {
             return Ok(None);
         }
         let class = environ.get_type().into_any();
-        let methods = GUARDED_METHODS
-            .iter()
-            .map(|name| {
-                let name = PyString::intern(py, name);
-                let method = class.getattr(&name)?;
-                Ok((name, method))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let originals = |owner: &Bound<'py, PyAny>, names: &[&str]| {
+            names
+                .iter()
+                .map(|name| {
+                    let name = PyString::intern(py, name);
+                    let value = owner.getattr(&name)?;
+                    Ok((name, value))
+                })
+                .collect::<PyResult<Vec<_>>>()
+        };
+        let methods = originals(&class, &GUARDED_METHODS)?;
+        let codecs = originals(&environ, &GUARDED_CODECS)?;
         Ok(Some(Environ {
             os,
             mapping: environ,
             class,
             methods,
+            codecs,
         }))
     }
 
@@ -56,9 +68,16 @@ impl<'py> Environ<'py> {
         &self.mapping
     }
 
+    /// `os.environ.decodevalue` as found at start (still in place whenever [`Environ::current_data`]
+    /// returned a dict).
+    pub(crate) fn decodevalue(&self) -> &Bound<'py, PyAny> {
+        &self.codecs[DECODEVALUE].1
+    }
+
     /// `os.environ._data` when `os.environ` is still the object seen at start, of the same class,
-    /// with `get`/`__getitem__`/`__setitem__` not replaced (user code wrapping or refusing environment
-    /// access must keep seeing every access); else `None`.
+    /// with `get`/`__getitem__`/`__setitem__` and its `encodekey`/`encodevalue`/`decodevalue` not
+    /// replaced (user code wrapping or refusing environment access must keep seeing every access);
+    /// else `None`.
     pub(crate) fn current_data(&self) -> PyResult<Option<Bound<'py, PyDict>>> {
         let py = self.mapping.py();
         if !self.os.getattr(intern!(py, "environ"))?.is(&self.mapping) || !self.mapping.get_type().is(&self.class) {
@@ -72,6 +91,11 @@ impl<'py> Environ<'py> {
         let instance = self.mapping.getattr(intern!(py, "__dict__"))?.cast_into::<PyDict>()?;
         if instance.contains(intern!(py, "get"))? {
             return Ok(None);
+        }
+        for (name, original) in &self.codecs {
+            if !instance.get_item(name)?.is_some_and(|current| current.is(original)) {
+                return Ok(None);
+            }
         }
         Ok(instance
             .get_item(intern!(py, "_data"))?

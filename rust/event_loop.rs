@@ -58,12 +58,15 @@ struct Hooks<'py> {
 
 impl<'py> Hooks<'py> {
     fn from_object(hooks: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let py = hooks.py();
         let environ = hooks.getattr("environ")?;
+        let context_class = hooks.getattr("context_class")?;
+        let fast_environ = Environ::new(py)?.filter(|e| e.object().is(&environ));
         Ok(Hooks {
             make_context: hooks.getattr("make_context")?,
-            context_class: hooks.getattr("context_class")?,
-            context_builder: RefCell::new(ContextBuilder::new(hooks.py(), &hooks.getattr("context_class")?)?),
-            fast_environ: Environ::new(hooks.py())?.filter(|e| e.object().is(&environ)),
+            context_builder: RefCell::new(ContextBuilder::new(py, &context_class, fast_environ.as_ref())?),
+            context_class,
+            fast_environ,
             unmarshal_fallback: hooks.getattr("unmarshal_fallback")?,
             handle_error: hooks.getattr("handle_error")?,
             marshal_error: hooks.getattr("marshal_error")?,
@@ -285,15 +288,16 @@ fn call_handler<'py>(
     keep: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fast = if invocation.client_context.is_none() && invocation.cognito_identity.is_none() {
-        match hooks.context_builder.borrow_mut().as_mut() {
-            Some(builder) => builder.build(
+        match (hooks.context_builder.borrow_mut().as_mut(), hooks.fast_environ.as_ref()) {
+            (Some(builder), Some(environ)) => builder.build(
+                environ,
                 environ_data,
                 request_id.as_any(),
                 invocation.deadline_ms,
                 &invocation.invoked_function_arn,
                 invocation.tenant_id.as_deref(),
             )?,
-            None => None,
+            _ => None,
         }
     } else {
         None

@@ -70,6 +70,7 @@ def test_trace_id_removed_from_os_environ_after_handler_unsetenv():
         [["clear"]],
         [["replace"]],
         [["wrap_decodevalue"]],
+        [["wrap_encodevalue"]],
         [["replace"], ["set", "AWS_LAMBDA_FUNCTION_NAME", "in-dict"]],
     ],
 )

@@ -62,6 +62,9 @@ def handler(event, context):
         elif action == "wrap_decodevalue":
             original = os.environ.decodevalue
             os.environ.decodevalue = lambda value, original=original: "decoded:" + original(value)
+        elif action == "wrap_encodevalue":
+            original = os.environ.encodevalue
+            os.environ.encodevalue = lambda value, original=original: original(value.upper())
         elif action == "data_del":
             del os.environ._data[os.environ.encodekey(args[0])]
     return seen
