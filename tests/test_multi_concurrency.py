@@ -34,6 +34,7 @@ from support.runtime_api_fake import (
     Request,
     build_env,
     decode_frames,
+    spawn_collecting,
 )
 
 FASTRIC_ERROR_BODY = (
@@ -64,12 +65,6 @@ class PoolRun:
         return "\n".join(lines)
 
 
-def _drain(fd: int, sink: bytearray) -> None:
-    with os.fdopen(fd, "rb", 0) as f:
-        while data := f.read(65536):
-            sink += data
-
-
 def run_pool(
     cmd: Sequence[str],
     api: FakeRuntimeAPI,
@@ -88,34 +83,14 @@ def run_pool(
     only (not its group) and waits for it to exit (at most ``timeout_s``). Whatever still runs in the
     process group at the end is killed."""
     full_env = build_env(api.address, str(HANDLERS_DIR), {"AWS_LAMBDA_MAX_CONCURRENCY": str(workers), **env})
-    pass_fds: tuple[int, ...] = ()
-    if telemetry_fd:
-        tel_r, tel_w = os.pipe()
-        full_env["_LAMBDA_TELEMETRY_LOG_FD"] = str(tel_w)
-        pass_fds = (tel_w,)
-    proc = subprocess.Popen(
-        list(cmd),
-        cwd=HANDLERS_DIR,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=pass_fds,
-        start_new_session=True,
+    spawned = spawn_collecting(cmd, full_env, HANDLERS_DIR, telemetry_fd=telemetry_fd)
+    proc, out, err, tel, readers = (
+        spawned.proc,
+        spawned.stdout,
+        spawned.stderr,
+        spawned.telemetry,
+        spawned.readers,
     )
-    out, err, tel = bytearray(), bytearray(), bytearray()
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        threading.Thread(target=_drain, args=(os.dup(proc.stdout.fileno()), out), daemon=True),
-        threading.Thread(target=_drain, args=(os.dup(proc.stderr.fileno()), err), daemon=True),
-    ]
-    proc.stdout.close()
-    proc.stderr.close()
-    if telemetry_fd:
-        os.close(tel_w)
-        readers.append(threading.Thread(target=_drain, args=(tel_r, tel), daemon=True))
-    for reader in readers:
-        reader.start()
     try:
         deadline = time.monotonic() + timeout_s
         while proc.poll() is None and not (api.all_answered() and api.parked >= workers):

@@ -838,6 +838,63 @@ def _drain(fd: int, sink: bytearray) -> None:
     os.close(fd)
 
 
+@dataclasses.dataclass
+class Spawned:
+    """A runtime process started by :func:`spawn_collecting`: its stdout, stderr and telemetry frames
+    (raw bytes) grow in the bytearrays while the ``readers`` threads drain them."""
+
+    proc: subprocess.Popen[bytes]
+    stdout: bytearray
+    stderr: bytearray
+    telemetry: bytearray
+    readers: list[threading.Thread]
+
+
+def spawn_collecting(
+    cmd: Sequence[str],
+    env: Mapping[str, str | None],
+    cwd: str | os.PathLike[str],
+    *,
+    telemetry_fd: bool = False,
+) -> Spawned:
+    """Start ``cmd`` in a new session (its own process group) with ``env`` (``None`` values dropped)
+    in ``cwd``, stdin on ``/dev/null``, and start threads draining its stdout and stderr; with
+    ``telemetry_fd``, also a pipe passed as ``_LAMBDA_TELEMETRY_LOG_FD``. Join ``readers`` after the
+    process (group) has ended to have all the output."""
+    full_env = {k: v for k, v in env.items() if v is not None}
+    pass_fds: tuple[int, ...] = ()
+    tel_r = tel_w = -1
+    if telemetry_fd:
+        tel_r, tel_w = os.pipe()
+        full_env["_LAMBDA_TELEMETRY_LOG_FD"] = str(tel_w)
+        pass_fds = (tel_w,)
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=pass_fds,
+        start_new_session=True,
+    )
+    if telemetry_fd:
+        os.close(tel_w)
+    out, err, tel = bytearray(), bytearray(), bytearray()
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=_drain, args=(os.dup(proc.stdout.fileno()), out), daemon=True),
+        threading.Thread(target=_drain, args=(os.dup(proc.stderr.fileno()), err), daemon=True),
+    ]
+    proc.stdout.close()
+    proc.stderr.close()
+    if telemetry_fd:
+        readers.append(threading.Thread(target=_drain, args=(tel_r, tel), daemon=True))
+    for reader in readers:
+        reader.start()
+    return Spawned(proc, out, err, tel, readers)
+
+
 def run_runtime(
     cmd: Sequence[str],
     api: FakeRuntimeAPI,
@@ -865,36 +922,14 @@ def run_runtime(
     wait for completion (seconds).
     """
     full_env = dict(env or {}) if raw_env else build_env(api.address, cwd, env)
-    pass_fds: tuple[int, ...] = ()
-    tel_r = tel_w = -1
-    if telemetry_fd:
-        tel_r, tel_w = os.pipe()
-        full_env["_LAMBDA_TELEMETRY_LOG_FD"] = str(tel_w)
-        pass_fds = (tel_w,)
-    proc = subprocess.Popen(
-        list(cmd),
-        cwd=cwd,
-        env={k: v for k, v in full_env.items() if v is not None},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=pass_fds,
-        start_new_session=True,
+    spawned = spawn_collecting(cmd, full_env, cwd, telemetry_fd=telemetry_fd)
+    proc, out, err, tel, readers = (
+        spawned.proc,
+        spawned.stdout,
+        spawned.stderr,
+        spawned.telemetry,
+        spawned.readers,
     )
-    if telemetry_fd:
-        os.close(tel_w)
-    out, err, tel = bytearray(), bytearray(), bytearray()
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        threading.Thread(target=_drain, args=(os.dup(proc.stdout.fileno()), out), daemon=True),
-        threading.Thread(target=_drain, args=(os.dup(proc.stderr.fileno()), err), daemon=True),
-    ]
-    proc.stdout.close()
-    proc.stderr.close()
-    if telemetry_fd:
-        readers.append(threading.Thread(target=_drain, args=(tel_r, tel), daemon=True))
-    for reader in readers:
-        reader.start()
 
     deadline = time.monotonic() + timeout_s
     timed_out = False
