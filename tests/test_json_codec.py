@@ -702,3 +702,16 @@ def test_dict_mutated_while_encoding(mutate, expected):
         assert dumps(d) == expected
     else:
         assert error_of(dumps, d) == expected
+
+
+def test_decoded_short_strings_are_shared_objects_and_equal():
+    """docs/DIFFERENCES-json.md: keys up to 64 bytes and values up to 24 bytes come from a cache shared
+    across documents, so equal short strings are one object; longer values are fresh objects. The values
+    are what simplejson returns either way."""
+    long_value = "x" * 25
+    doc = json.dumps({"a": "us-east-1", "b": "us-east-1", "c": long_value, "d": long_value}).encode()
+    first, second = json_loads(doc), json_loads(doc)
+    assert first == second == {"a": "us-east-1", "b": "us-east-1", "c": long_value, "d": long_value}
+    assert first["a"] is first["b"] is second["a"]
+    assert next(iter(first)) is next(iter(second))
+    assert first["c"] is not first["d"]
