@@ -275,13 +275,9 @@ impl Connection {
         let mut remaining = n - self.take_buffered(out, n);
         while remaining > 0 {
             let step = remaining.min(MAX_BODY_STEP);
-            let mut filled = out.len();
+            let filled = out.len();
             out.resize(filled + step, 0);
-            while filled < out.len() {
-                let got = read_some(&mut self.stream, &mut out[filled..], on_idle)?;
-                self.received_any = true;
-                filled += got;
-            }
+            self.read_exact_into(&mut out[filled..], on_idle)?;
             remaining -= step;
         }
         Ok(())
@@ -311,13 +307,20 @@ impl Connection {
             body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
             self.start += buffered;
         }
-        let mut filled = buffered;
-        while filled < body.len() {
-            filled += read_some(&mut self.stream, &mut body[filled..], on_idle)?;
-            self.received_any = true;
-        }
+        self.read_exact_into(&mut body[buffered..], on_idle)?;
+        let filled = body.len();
         self.append_exact(&mut body, length - filled, on_idle)?;
         Ok(body)
+    }
+
+    /// Reads from the socket until `dst` is full.
+    fn read_exact_into(&mut self, dst: &mut [u8], on_idle: &mut dyn FnMut() -> bool) -> Result<(), RuntimeError> {
+        let mut filled = 0;
+        while filled < dst.len() {
+            filled += read_some(&mut self.stream, &mut dst[filled..], on_idle)?;
+            self.received_any = true;
+        }
+        Ok(())
     }
 
     fn read_to_eof(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Vec<u8>, RuntimeError> {
