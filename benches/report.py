@@ -204,9 +204,7 @@ def invoke_table(fig) -> str:
         rows.append(
             [
                 name,
-                _f(r["median"]),
-                _f(r["p90"]),
-                _f(r["p99"]),
+                *_percentiles(r),
                 _f(row["invocations_per_s"], 0),
                 _f(row["client_cpu_us"]),
                 _ratio(row.get("ratio_p50")),
@@ -236,6 +234,11 @@ def invoke_table(fig) -> str:
     return text
 
 
+def _percentiles(summary: dict, digits: int = 1) -> list[str]:
+    """The median, p90 and p99 cells of a :func:`stats.summary` dict."""
+    return [_f(summary[key], digits) for key in ("median", "p90", "p99")]
+
+
 def emulator_table(fig) -> str:
     """Figure 6 table: end to end through fastric-rie."""
     header = [
@@ -256,9 +259,7 @@ def emulator_table(fig) -> str:
         rows.append(
             [
                 name,
-                _f(r["median"]),
-                _f(r["p90"]),
-                _f(r["p99"]),
+                *_percentiles(r),
                 _f(row["invocations_per_s"], 0),
                 _ratio(row.get("ratio_p50")),
                 _ratio(row.get("ratio_p99")),
@@ -312,9 +313,7 @@ def payload_table(fig) -> str:
                 [
                     label,
                     name,
-                    _f(r["median"], 3),
-                    _f(r["p90"], 3),
-                    _f(r["p99"], 3),
+                    *_percentiles(r, 3),
                     _ratio(row.get("ratio_p50")),
                     f"{row['result_bytes']:,}",
                     ident_s,
