@@ -20,6 +20,7 @@ use crate::environ::Environ;
 use crate::json_decode;
 use crate::json_encode;
 use crate::py_client::PyRuntimeApiClient;
+use crate::response_stream::{self, Streaming};
 use crate::runtime_api::Invocation;
 
 /// The JSON content type; `/next` bodies with it (or with no content type at all) are decoded.
@@ -33,9 +34,17 @@ const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
 const KEEP_BUFFER_BYTES: usize = 8 << 20;
 
 /// What one invocation produced, as plain bytes, ready to be posted without the GIL.
-enum Outcome {
-    Response { content_type: &'static str, body: Vec<u8> },
-    Error { body: Vec<u8>, xray_cause: Option<String> },
+enum Outcome<'py> {
+    Response {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    Error {
+        body: Vec<u8>,
+        xray_cause: Option<String>,
+    },
+    /// A `@fastric.response_stream` handler's `ResponseStream`, streamed by `response_stream::deliver`.
+    Stream(Bound<'py, PyAny>),
 }
 
 /// The `hooks` attributes, looked up once before the loop starts.
@@ -54,6 +63,7 @@ struct Hooks<'py> {
     /// that replaced `os.environ` has the trace id written to (or removed from) its replacement.
     object: Bound<'py, PyAny>,
     ensure_ascii: bool,
+    streaming: Streaming<'py>,
 }
 
 impl<'py> Hooks<'py> {
@@ -73,6 +83,7 @@ impl<'py> Hooks<'py> {
             state: hooks.getattr("state")?.cast_into::<PyDict>()?,
             object: hooks.clone(),
             ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
+            streaming: Streaming::new(py)?,
         })
     }
 
@@ -139,6 +150,27 @@ pub(crate) fn run_invoke_loop(
                 recycle(&mut encode_buffer, body);
                 result
             }
+            Outcome::Stream(stream) => {
+                let request_id = PyString::new(py, &invocation.request_id);
+                let streamed = catch_unwind(AssertUnwindSafe(|| {
+                    response_stream::deliver(
+                        py,
+                        client,
+                        &hooks.streaming,
+                        &invocation,
+                        &stream,
+                        hooks.ensure_ascii,
+                        &mut |err| match error_outcome(py, &hooks, err, &request_id)? {
+                            Outcome::Error { body, xray_cause } => Ok((body, xray_cause)),
+                            _ => Ok((Vec::new(), None)),
+                        },
+                    )
+                }));
+                match streamed {
+                    Ok(result) => result?,
+                    Err(panic) => Err(crate::errors::RuntimeError::Internal(panic_message(panic.as_ref()))),
+                }
+            }
             Outcome::Error { body, xray_cause } => client.call(py, |api| {
                 api.post_invocation_error(
                     &invocation.request_id,
@@ -175,7 +207,7 @@ fn process_invocation<'py>(
     invocation: &Invocation,
     encode_buffer: &mut Vec<u8>,
     keep: &mut Vec<Bound<'py, PyAny>>,
-) -> PyResult<Outcome> {
+) -> PyResult<Outcome<'py>> {
     let request_id = PyString::new(py, &invocation.request_id);
     // `os.environ._data` for the direct paths, checked once: no Python code runs before the handler.
     let environ_data = match hooks.fast_environ.as_ref() {
@@ -188,6 +220,9 @@ fn process_invocation<'py>(
         Err(err) => return error_outcome(py, hooks, err, &request_id),
     };
     keep.push(result.clone());
+    if hooks.streaming.is_stream(&result)? {
+        return Ok(Outcome::Stream(result));
+    }
     if let Ok(bytes) = result.cast::<PyBytes>() {
         return Ok(Outcome::Response {
             content_type: APPLICATION_UNKNOWN,
@@ -347,7 +382,12 @@ fn decode_event<'py>(py: Python<'py>, hooks: &Hooks<'py>, invocation: &Invocatio
 
 /// Turns an exception from the context, the decoder, the handler or the encoder into the error
 /// document, through `hooks.handle_error`, which also writes the error log line.
-fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bound<'_, PyString>) -> PyResult<Outcome> {
+fn error_outcome<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    err: PyErr,
+    request_id: &Bound<'py, PyString>,
+) -> PyResult<Outcome<'py>> {
     if !err.is_instance_of::<PyException>(py) {
         return Err(err);
     }
@@ -370,7 +410,7 @@ fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bou
 }
 
 /// The error posted when fastric itself failed (a Rust panic) during an invocation.
-fn internal_error_outcome(invocation: &Invocation, message: &str) -> Outcome {
+fn internal_error_outcome<'py>(invocation: &Invocation, message: &str) -> Outcome<'py> {
     diagnostics::log(
         Level::Error,
         &format!(

@@ -160,6 +160,57 @@ impl Connection {
         Ok(())
     }
 
+    /// Writes `parts` back to back (one vectored write where the kernel takes it all), waiting on a
+    /// full send buffer in 50 ms `SO_SNDTIMEO` slices so that `on_idle` can run (returning false aborts
+    /// with `Interrupted` as the error kind). Used by response streaming: a slow reader blocks here,
+    /// which is the backpressure on the handler's generator.
+    pub(crate) fn send_parts(&mut self, parts: &[&[u8]], on_idle: &mut dyn FnMut() -> bool) -> Result<(), SendError> {
+        use std::io::IoSlice;
+        self.received_any = false;
+        if let Err(error) = self.stream.set_write_timeout(Some(IDLE_SLICE)) {
+            return Err(SendError {
+                error,
+                wrote_any: false,
+            });
+        }
+        let mut slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut remaining: &mut [IoSlice<'_>] = &mut slices;
+        let mut wrote_any = false;
+        while !remaining.is_empty() {
+            match self.stream.write_vectored(remaining) {
+                Ok(0) => {
+                    return Err(SendError {
+                        error: io::ErrorKind::WriteZero.into(),
+                        wrote_any,
+                    })
+                }
+                Ok(n) => {
+                    wrote_any = true;
+                    IoSlice::advance_slices(&mut remaining, n);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                    if !on_idle() {
+                        return Err(SendError { error: err, wrote_any });
+                    }
+                }
+                Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if !on_idle() {
+                        return Err(SendError {
+                            error: io::Error::new(io::ErrorKind::Interrupted, "interrupted by a signal handler"),
+                            wrote_any,
+                        });
+                    }
+                }
+                Err(error) => return Err(SendError { error, wrote_any }),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads one complete response (skipping `1xx` interim responses). `on_idle` runs every
     /// 50 ms while no data arrives and on `EINTR`; returning false yields `RuntimeError::Interrupted`.
     pub(crate) fn read_response(&mut self, on_idle: &mut dyn FnMut() -> bool) -> Result<Response, RuntimeError> {

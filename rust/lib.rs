@@ -19,6 +19,7 @@ mod json_encode;
 mod json_float;
 mod json_scan;
 mod py_client;
+mod response_stream;
 mod rie;
 mod runtime_api;
 mod stdio;

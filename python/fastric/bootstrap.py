@@ -417,6 +417,10 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
         except Exception as e:  # noqa: BLE001 - reported like any init error, as awslambdaric does
             error_result = build_fault_result(e)
         else:
+            if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+                from ._aio import get_loop  # the loop exists before the handler module's import
+
+                get_loop()
             request_handler, error_result = load_handler(handler_name)
         _log.finish_pending_setup()
 
@@ -431,6 +435,10 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
         if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START:
             _on_init_complete(client, log_sink)
 
+        if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+            from ._aio import wrap_handler
+
+            request_handler = wrap_handler(request_handler)
         hooks = Hooks(log_sink, _ensure_ascii)
         loop = _select_loop()
         try:

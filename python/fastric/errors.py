@@ -38,6 +38,10 @@ XRAY_CAUSE_LIMIT = 1024 * 1024
 # fastric's own invoke-loop module: its frames lead the trace when the pure-Python loop calls the
 # handler, like awslambdaric's bootstrap.py frames, and are stripped the same way.
 _PYLOOP_SUFFIX = os.sep + os.path.join("fastric", "_pyloop.py")
+# Frames of fastric's streaming and async-handler adapters, and of the asyncio (or uvloop) machinery
+# they drive, lead the trace of an error raised by a streamed or async handler: stripped the same way.
+_ADAPTER_SUFFIXES = tuple(os.sep + os.path.join("fastric", name) for name in ("streaming.py", "_aio.py"))
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio") + os.sep
 
 
 class FaultException(Exception):
@@ -96,7 +100,13 @@ def safe_str(value: object) -> str:
 
 
 def _is_runtime_frame(filename: str) -> bool:
-    return "/bootstrap.py" in filename or filename.endswith(_PYLOOP_SUFFIX)
+    return (
+        "/bootstrap.py" in filename
+        or filename.endswith(_PYLOOP_SUFFIX)
+        or filename.endswith(_ADAPTER_SUFFIXES)
+        or filename.startswith(_ASYNCIO_DIR)
+        or "uvloop" + os.sep in filename
+    )
 
 
 def extract_frames(tb: object) -> list[tuple[str, int | None, str, str | None]]:
