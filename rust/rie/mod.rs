@@ -10,6 +10,7 @@ mod process;
 mod report;
 mod runtime_api_server;
 mod sandbox;
+mod streaming;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -113,10 +114,11 @@ fn bind(address: &str) -> Result<StdTcpListener, String> {
     Ok(listener)
 }
 
-async fn serve<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+async fn serve<F, Fut, B>(listener: tokio::net::TcpListener, handler: F)
 where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
+    Fut: std::future::Future<Output = hyper::Response<B>> + 'static,
+    B: hyper::body::Body<Data = Bytes, Error = Infallible> + 'static,
 {
     loop {
         let stream = match listener.accept().await {
@@ -217,7 +219,7 @@ fn run(argv: &[String], python: &str) -> i32 {
         let e = emu.clone();
         tokio::task::spawn_local(serve(invoke_listener, move |request| {
             let e = e.clone();
-            async move { invoke_api::handle(&e, request).await }
+            async move { streaming::route(&e, request).await }
         }));
         // Tests parse this line to learn the ports when 0 was asked for.
         eprintln!(

@@ -120,3 +120,7 @@ async def async_def_handler(event, context):
 
 def plain_generator(event, context):
     return _gen([b"not streamed"])
+
+
+def buffered(event, context):
+    return {"buffered": True}
