@@ -5,6 +5,7 @@
 //! the Lambda service where they differ; `docs/RIE.md` lists the differences.
 
 mod cli;
+mod function_url;
 mod invoke_api;
 mod process;
 mod report;
@@ -180,6 +181,10 @@ fn run(argv: &[String], python: &str) -> i32 {
         eprintln!("fastric-rie: cannot read the listening addresses");
         return 1;
     };
+    let bound = cfg.function_url_address.as_deref().map(bind).transpose();
+    let Ok(function_url_listener) = bound.map_err(|e| eprintln!("fastric-rie: {e}")) else {
+        return 1;
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -221,6 +226,10 @@ fn run(argv: &[String], python: &str) -> i32 {
             let e = e.clone();
             async move { streaming::route(&e, request).await }
         }));
+        if let Some(Err(e)) = function_url_listener.map(|l| function_url::spawn(l, &emu)) {
+            eprintln!("fastric-rie: {e}");
+            return 1;
+        }
         // Tests parse this line to learn the ports when 0 was asked for.
         eprintln!(
             "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \

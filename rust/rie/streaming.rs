@@ -60,9 +60,10 @@ pub(crate) enum StreamEvent {
 /// The end of a streaming invocation as the `InvokeComplete` event reports it.
 pub(crate) struct Done {
     /// A buffered `/response` body (a function that did not stream), sent as one `PayloadChunk`.
-    body: Bytes,
-    content_type: Option<HeaderValue>,
-    error: Option<(String, String)>,
+    pub(crate) body: Bytes,
+    pub(crate) content_type: Option<HeaderValue>,
+    /// `ErrorCode` and `ErrorDetails` when the invocation failed.
+    pub(crate) error: Option<(String, String)>,
 }
 
 /// The sending end held by the sandbox for the running streaming invocation.
@@ -72,6 +73,8 @@ pub(crate) type StreamSink = mpsc::Sender<StreamEvent>;
 pub(crate) enum InvokeBody {
     Full(Full<Bytes>),
     Events(EventBody),
+    /// The Function URL front's streamed body (`function_url.rs`).
+    Chunks(super::function_url::ChunkBody),
 }
 
 impl HttpBody for InvokeBody {
@@ -82,6 +85,7 @@ impl HttpBody for InvokeBody {
         match self.get_mut() {
             InvokeBody::Full(full) => Pin::new(full).poll_frame(cx),
             InvokeBody::Events(events) => events.poll_event(cx),
+            InvokeBody::Chunks(chunks) => chunks.poll_chunk(cx),
         }
     }
 
@@ -89,13 +93,14 @@ impl HttpBody for InvokeBody {
         match self {
             InvokeBody::Full(full) => full.is_end_stream(),
             InvokeBody::Events(events) => events.finished && events.queued.is_empty(),
+            InvokeBody::Chunks(chunks) => chunks.is_done(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             InvokeBody::Full(full) => full.size_hint(),
-            InvokeBody::Events(_) => SizeHint::default(),
+            InvokeBody::Events(_) | InvokeBody::Chunks(_) => SizeHint::default(),
         }
     }
 }
@@ -179,14 +184,16 @@ async fn invoke_streaming(emu: &Arc<Emulator>, request: Request<Incoming>) -> Re
         .unwrap_or_else(|| HeaderValue::from_str(&report::new_trace_id()).unwrap_or(HeaderValue::from_static("")));
     let read = match read_body(body, MAX_REQUEST_PAYLOAD).await {
         Ok(read) if !read.too_large => read,
-        Ok(_) => return service_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLargeException",
-            &format!(
+        Ok(_) => {
+            return service_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                &format!(
                 "Request must be smaller than {MAX_REQUEST_PAYLOAD} bytes for the InvokeWithResponseStream operation"
             ),
-        )
-        .map(InvokeBody::Full),
+            )
+            .map(InvokeBody::Full)
+        }
         Err(_) => {
             return service_error(
                 StatusCode::BAD_REQUEST,
@@ -252,7 +259,7 @@ async fn invoke_streaming(emu: &Arc<Emulator>, request: Request<Incoming>) -> Re
 }
 
 /// The `InvokeComplete` contents for a finished invocation.
-fn done_event(emu: &Emulator, request_id: &str, outcome: &Outcome) -> Done {
+pub(crate) fn done_event(emu: &Emulator, request_id: &str, outcome: &Outcome) -> Done {
     let text = |body: &Bytes| String::from_utf8_lossy(body).into_owned();
     match outcome {
         Outcome::Response { body, content_type } => Done {

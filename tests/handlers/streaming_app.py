@@ -124,3 +124,37 @@ def plain_generator(event, context):
 
 def buffered(event, context):
     return {"buffered": True}
+
+
+def url_echo(event, context):
+    # Function URL, buffered: the event comes back in the body; status, headers and cookies set.
+    import json
+
+    return {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json", "x-path": event["rawPath"]},
+        "cookies": ["c1=1", "c2=2; Secure"],
+        "body": json.dumps(event),
+    }
+
+
+def url_binary(event, context):
+    import base64
+
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "image/png"},
+        "body": base64.b64encode(b"\x89PNG\x00\xff").decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def url_text(event, context):
+    return "plain text"
+
+
+@fastric.response_stream(content_type="text/plain")
+def url_stream(event, context):
+    import json
+
+    return _result(json.loads(event["body"]))
