@@ -28,7 +28,7 @@ use crate::errors::RuntimeError;
 use crate::headers;
 use crate::http::Connection;
 use crate::json_decode;
-use crate::py_client::PyRuntimeApiClient;
+use crate::py_client::{detach_checking_signals, PyRuntimeApiClient};
 use crate::runtime_api::Invocation;
 
 /// The Python module holding `ResponseStream` and `open_stream`.
@@ -188,28 +188,6 @@ fn item_bytes<'a>(item: &'a Bound<'_, PyAny>) -> Result<&'a [u8], Option<PyErr>>
     Err(None)
 }
 
-/// Runs `write` detached from Python; its `on_idle` re-attaches every 50 ms to run signal handlers,
-/// whose exception (if any) is returned as `Err(Some(_))`.
-fn write_detached<T: Send>(
-    py: Python<'_>,
-    write: impl FnOnce(&mut dyn FnMut() -> bool) -> T + Send,
-) -> (T, Option<PyErr>) {
-    let mut signal_error: Option<PyErr> = None;
-    let result = py.detach(|| {
-        let mut on_idle = || {
-            Python::attach(|py| match py.check_signals() {
-                Ok(()) => true,
-                Err(err) => {
-                    signal_error = Some(err);
-                    false
-                }
-            })
-        };
-        write(&mut on_idle)
-    });
-    (result, signal_error)
-}
-
 /// Streams the `ResponseStream` `stream` for `invocation`. `report` turns an exception into the
 /// error document (it logs the error record, as for a buffered handler; a `BaseException` that is
 /// not an `Exception` comes back as `Err`, which ends the loop unposted).
@@ -264,7 +242,10 @@ pub(crate) fn deliver<'py>(
     let begun = client.call(py, |api| {
         api.begin_streamed_response(&invocation.request_id, invocation.invocation_id.as_deref(), &extra)
     });
-    let (conn, head) = match begun {
+    let (conn, head) = match begun.and_then(|(mut conn, head)| {
+        conn.use_send_slices().map_err(RuntimeError::Transport)?;
+        Ok((conn, head))
+    }) {
         Ok(begun) => begun,
         Err(err) => {
             close_iterator(&iterator);
@@ -279,11 +260,11 @@ pub(crate) fn deliver<'py>(
     let mut item = first;
     loop {
         let Some(current) = item.take() else {
-            let (finished, signal) = write_detached(py, |on_idle| writer.finish(None, on_idle));
+            let (finished, signal) = detach_checking_signals(py, |on_idle| writer.finish(None, on_idle));
             return signal.map_or(Ok(finished), Err);
         };
         let data = item_bytes(&current).unwrap_or_default();
-        let (written, signal) = write_detached(py, |on_idle| writer.chunk(data, on_idle));
+        let (written, signal) = detach_checking_signals(py, |on_idle| writer.chunk(data, on_idle));
         drop(current);
         if let Some(err) = signal {
             close_iterator(&iterator);
@@ -308,7 +289,7 @@ pub(crate) fn deliver<'py>(
                 let error_type = error_type_of(py, &body);
                 let encoded = crate::b64::encode_standard(&body);
                 let (finished, signal) =
-                    write_detached(py, |on_idle| writer.finish(Some((&error_type, &encoded)), on_idle));
+                    detach_checking_signals(py, |on_idle| writer.finish(Some((&error_type, &encoded)), on_idle));
                 return signal.map_or(Ok(finished), Err);
             }
         }

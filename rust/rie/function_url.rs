@@ -364,6 +364,7 @@ async fn streamed_response(
         rx,
         queued: first,
         done: false,
+        yielded: true,
     }));
     if integration {
         apply_metadata(&mut response, meta.0, &meta.1, &meta.2, false);
@@ -378,12 +379,17 @@ pub(crate) struct ChunkBody {
     rx: mpsc::Receiver<StreamEvent>,
     queued: VecDeque<Bytes>,
     done: bool,
+    yielded: bool,
 }
 
 impl ChunkBody {
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if super::streaming::yield_after_frame(&mut self.yielded, cx) {
+            return Poll::Pending;
+        }
         loop {
             if let Some(data) = self.queued.pop_front() {
+                self.yielded = false;
                 return Poll::Ready(Some(Ok(Frame::data(data))));
             }
             if self.done {

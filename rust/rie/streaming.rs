@@ -111,6 +111,8 @@ pub(crate) struct EventBody {
     queued: VecDeque<Bytes>,
     trailer_error: Option<(String, String)>,
     finished: bool,
+    /// See [`yield_after_frame`].
+    yielded: bool,
 }
 
 impl EventBody {
@@ -131,8 +133,12 @@ impl EventBody {
     }
 
     fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if yield_after_frame(&mut self.yielded, cx) {
+            return Poll::Pending;
+        }
         loop {
             if let Some(message) = self.queued.pop_front() {
+                self.yielded = false;
                 return Poll::Ready(Some(Ok(Frame::data(message))));
             }
             if self.finished {
@@ -152,6 +158,19 @@ impl EventBody {
             }
         }
     }
+}
+
+/// hyper's HTTP/1 dispatcher keeps polling a body that is always ready and writes the frames out
+/// only when it stops (up to 16 frames: a megabyte of 64 KiB chunks would wait). Answering `Pending`
+/// once after each frame (with an immediate wake-up) makes it flush every chunk as it comes.
+/// Returns true when this poll must be that `Pending`.
+pub(crate) fn yield_after_frame(yielded: &mut bool, cx: &mut Context<'_>) -> bool {
+    if *yielded {
+        return false;
+    }
+    *yielded = true;
+    cx.waker().wake_by_ref();
+    true
 }
 
 /// Routes a request to the invoke listener: the streaming invoke, or the classic endpoints.
@@ -228,6 +247,7 @@ async fn invoke_streaming(emu: &Arc<Emulator>, request: Request<Incoming>) -> Re
         queued: VecDeque::new(),
         trailer_error: None,
         finished: false,
+        yielded: true,
     };
     let content_type = match rx.recv().await {
         Some(StreamEvent::Start(content_type)) => content_type,
@@ -333,6 +353,8 @@ pub(crate) async fn forward(
                 }
                 if listening {
                     listening = sink.send(StreamEvent::Chunk(data)).await.is_ok();
+                    // One thread serves both connections: let the invoker's write this chunk now.
+                    tokio::task::yield_now().await;
                 }
                 continue;
             }

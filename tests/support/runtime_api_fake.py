@@ -187,23 +187,23 @@ class Request:
 
     def trailer(self, name: str) -> bytes | None:
         """The first value of trailer field ``name`` (case-insensitive), or None."""
-        low = name.lower()
-        for key, value in self.trailers:
-            if key.lower() == low:
-                return value
-        return None
+        return _first(self.trailers, name)
 
     def header(self, name: str) -> bytes | None:
         """The first value of header ``name`` (case-insensitive), or None."""
-        low = name.lower()
-        for key, value in self.headers:
-            if key.lower() == low:
-                return value
-        return None
+        return _first(self.headers, name)
 
     def header_names(self) -> list[str]:
         """Lower-cased header names in the order sent."""
         return [key.lower() for key, _ in self.headers]
+
+
+def _first(fields: list[tuple[str, bytes]], name: str) -> bytes | None:
+    low = name.lower()
+    for key, value in fields:
+        if key.lower() == low:
+            return value
+    return None
 
 
 @dataclasses.dataclass
