@@ -150,27 +150,7 @@ pub(crate) fn run_invoke_loop(
                 recycle(&mut encode_buffer, body);
                 result
             }
-            Outcome::Stream(stream) => {
-                let request_id = PyString::new(py, &invocation.request_id);
-                let streamed = catch_unwind(AssertUnwindSafe(|| {
-                    response_stream::deliver(
-                        py,
-                        client,
-                        &hooks.streaming,
-                        &invocation,
-                        &stream,
-                        hooks.ensure_ascii,
-                        &mut |err| match error_outcome(py, &hooks, err, &request_id)? {
-                            Outcome::Error { body, xray_cause } => Ok((body, xray_cause)),
-                            _ => Ok((Vec::new(), None)),
-                        },
-                    )
-                }));
-                match streamed {
-                    Ok(result) => result?,
-                    Err(panic) => Err(crate::errors::RuntimeError::Internal(panic_message(panic.as_ref()))),
-                }
-            }
+            Outcome::Stream(stream) => deliver_stream(py, &hooks, client, &invocation, &stream)?,
             Outcome::Error { body, xray_cause } => client.call(py, |api| {
                 api.post_invocation_error(
                     &invocation.request_id,
@@ -197,6 +177,39 @@ pub(crate) fn run_invoke_loop(
             );
         }
     }
+}
+
+/// Streams a `@fastric.response_stream` result (`rust/response_stream.rs`); errors are reported
+/// through `hooks.handle_error` as for a buffered handler. The outer `Err` ends the process (a
+/// `BaseException`), the inner one is the Runtime API's; a panic is reported as `Internal`.
+fn deliver_stream<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    client: &PyRuntimeApiClient,
+    invocation: &Invocation,
+    stream: &Bound<'py, PyAny>,
+) -> PyResult<Result<(), crate::errors::RuntimeError>> {
+    let request_id = PyString::new(py, &invocation.request_id);
+    let mut report = |err| match error_outcome(py, hooks, err, &request_id)? {
+        Outcome::Error { body, xray_cause } => Ok((body, xray_cause)),
+        _ => Ok((Vec::new(), None)),
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        response_stream::deliver(
+            py,
+            client,
+            &hooks.streaming,
+            invocation,
+            stream,
+            hooks.ensure_ascii,
+            &mut report,
+        )
+    }))
+    .unwrap_or_else(|panic| {
+        Ok(Err(crate::errors::RuntimeError::Internal(panic_message(
+            panic.as_ref(),
+        ))))
+    })
 }
 
 /// Runs one invocation with the GIL held. `Err` only for exceptions that must end the process.

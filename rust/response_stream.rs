@@ -62,7 +62,7 @@ impl<'py> Streaming<'py> {
     /// Whether `result` is a `fastric.streaming.ResponseStream` (what a decorated handler returns).
     pub(crate) fn is_stream(&self, result: &Bound<'py, PyAny>) -> PyResult<bool> {
         if self.found.borrow().is_none() {
-            let Some(module) = self.modules.get_item(STREAMING_MODULE)? else {
+            let Some(module) = self.modules.get_item(intern!(result.py(), STREAMING_MODULE))? else {
                 return Ok(false);
             };
             *self.found.borrow_mut() = Some((
