@@ -99,3 +99,29 @@ def test_first_chunk_is_forwarded_while_the_handler_runs(start, tmp_path) -> Non
     assert next(events) == {"PayloadChunk": {"Payload": b"first"}}
     gate.write_bytes(b"go")  # the handler is still blocked on this file
     assert list(events) == [{"PayloadChunk": {"Payload": b"second"}}, {"InvokeComplete": {}}]
+
+
+def test_streamed_response_over_200_mib_is_cut_with_the_service_error(start) -> None:
+    # The documented limit (AWS Lambda developer guide, configuration-response-streaming: 200 MB):
+    # 209,715,200 bytes pass, the next chunk ends the invocation.
+    rie = start("streaming_app.handler")
+    size = 1024 * 1024
+    answer = rie.client.invoke_with_response_stream(
+        FunctionName="function",
+        Payload=json.dumps({"mode": "big", "total": 201 * size, "size": size}).encode(),
+    )
+    received = 0
+    complete = None
+    for event in answer["EventStream"]:
+        if "PayloadChunk" in event:
+            received += len(event["PayloadChunk"]["Payload"])
+        else:
+            complete = event["InvokeComplete"]
+    assert received == 200 * size
+    assert complete == {
+        "ErrorCode": "Function.ResponseSizeTooLarge",
+        "ErrorDetails": "Response payload size exceeded maximum allowed payload size (209715200 bytes).",
+    }
+    # The environment keeps serving.
+    _, events = stream(rie, {"mode": "bytes"})
+    assert events == [{"PayloadChunk": {"Payload": b"one chunk"}}, {"InvokeComplete": {}}]
