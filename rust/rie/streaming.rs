@@ -43,7 +43,7 @@ const SHAPING_RATE_BYTES_PER_S: f64 = 2.0 * 1024.0 * 1024.0;
 /// The environment variable that turns shaping on (`1`).
 const SHAPING_ENV: &str = "FASTRIC_RIE_STREAM_SHAPING";
 /// Events queued between the runtime's connection and the invoker's (bounded: backpressure).
-const QUEUE_EVENTS: usize = 16;
+const QUEUE_EVENTS: usize = 2;
 
 /// What the runtime side tells the streaming invoker, in order.
 pub(crate) enum StreamEvent {
