@@ -9,10 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import threading
 
 import pytest
 from conftest import HANDLERS_DIR, fastric_cmd
-from support.runtime_api_fake import FakeRuntimeAPI, Fault, Invocation, RunResult, request_id, run_runtime
+from support.runtime_api_fake import (
+    FakeRuntimeAPI,
+    Fault,
+    Invocation,
+    RunResult,
+    build_env,
+    request_id,
+    run_runtime,
+    spawn_collecting,
+)
 
 HANDLERS = str(HANDLERS_DIR)
 TRAILER = b"Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
@@ -274,3 +285,38 @@ def test_fifty_megabyte_stream_keeps_memory_bounded() -> None:
     assert post.body_length == total + len(last[0])
     growth = report["hwm_kb"] - report["rss_start_kb"]
     assert growth < 32 * 1024, report  # KiB: peak RSS grew by less than 32 MiB over a 50 MB stream
+
+
+def test_sigterm_handler_runs_while_a_slow_reader_blocks_the_stream(tmp_path) -> None:
+    # The reader stops after the first chunk: the runtime blocks writing (GIL released) and must still
+    # run the function's SIGTERM handler.
+    started, release = threading.Event(), threading.Event()
+
+    def on_chunk(request, index, data):
+        if index == 0:
+            started.set()
+            release.wait(60)
+
+    marker = tmp_path / "marker"
+    size = 1024 * 1024
+    event = json.dumps({"mode": "big", "total": 256 * size, "size": size}).encode()
+    with FakeRuntimeAPI([Invocation(body=event)], on_chunk=on_chunk) as api:
+        env = build_env(
+            api.address,
+            HANDLERS,
+            {"_HANDLER": "streaming_app.handler", "INSTALL_SIGTERM": "1", "MARKER_PATH": str(marker)},
+        )
+        spawned = spawn_collecting(fastric_cmd("streaming_app.handler"), env, HANDLERS)
+        try:
+            assert started.wait(60)
+            spawned.proc.send_signal(signal.SIGTERM)
+            returncode = spawned.proc.wait(timeout=60)
+        finally:
+            release.set()
+            if spawned.proc.poll() is None:
+                spawned.proc.kill()
+                spawned.proc.wait()
+            for reader in spawned.readers:
+                reader.join(timeout=5)
+    assert returncode == 0, bytes(spawned.stderr)[-2000:]
+    assert marker.read_text() == "sigterm"

@@ -2,8 +2,20 @@
 
 import asyncio
 import os
+import signal
+import sys
 
 import fastric
+
+
+def _on_sigterm(signum, frame):
+    with open(os.environ["MARKER_PATH"], "w", encoding="utf-8") as fh:
+        fh.write("sigterm")
+    sys.exit(0)
+
+
+if os.environ.get("INSTALL_SIGTERM"):
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _gen(items):
