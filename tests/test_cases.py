@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CASES_DIR, client_cmd
+from conftest import CASES_DIR, REPO_ROOT, client_cmd
 from support.cases import CaseSpec, load_case, normalise_ts, text_error_record
 from support.compare import KNOWN_DIFFERENCES
 from support.runtime_api_fake import FakeRuntimeAPI, RunResult, request_id, run_runtime
@@ -561,6 +561,19 @@ CASES: list[tuple[str, str, dict, Callable[[RunResult, CaseSpec, str], None]]] =
 def test_every_case_folder_has_a_check() -> None:
     folders = {p.name for p in CASES_DIR.iterdir() if p.is_dir()}
     assert folders == {case_id for case_id, *_ in CASES}
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_all_30_cases_present() -> None:
+    """The fixture copy is complete (CI has no ../shared) and, where ../shared/cases exists, identical."""
+    assert len([p for p in CASES_DIR.iterdir() if p.is_dir()]) == 30
+    for shared in (REPO_ROOT.parent / "shared" / "cases", Path("/work/shared/cases")):
+        if shared.is_dir():
+            assert _tree(CASES_DIR) == _tree(shared), f"tests/fixtures/cases differs from {shared}"
+            break
 
 
 def run_case(spec: CaseSpec, client: str) -> RunResult:
