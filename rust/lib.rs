@@ -40,6 +40,8 @@ mod _fastric {
     #[pymodule_export]
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
     #[pymodule_export]
+    use crate::response_stream::stream_invocation_response;
+    #[pymodule_export]
     use crate::rie::rie_main;
     #[pymodule_export]
     use crate::stdio::WriteThroughStream;

@@ -319,3 +319,57 @@ fn close_iterator(iterator: &Bound<'_, PyIterator>) {
         }
     }
 }
+
+/// `stream_invocation_response(client, request_id, stream, ensure_ascii, handle_error,
+/// invocation_id=None) -> None`: streams the `fastric.streaming.ResponseStream` `stream` as the
+/// result of invocation `request_id`, exactly as the native loop does, for a Python-level invocation
+/// path (one that replaced `handle_event_request`). `handle_error(exc, request_id)` returns
+/// `(error document bytes, X-Ray cause or None)` and logs the error record, as `Hooks.handle_error`.
+/// Raises `TypeError` when `stream` is not a `ResponseStream`, `RuntimeApiError` when the post failed
+/// (never re-sent), and whatever `BaseException` the stream's generator or a signal handler raised.
+#[pyfunction]
+#[pyo3(signature = (client, request_id, stream, ensure_ascii, handle_error, invocation_id = None))]
+pub(crate) fn stream_invocation_response(
+    py: Python<'_>,
+    client: &Bound<'_, PyRuntimeApiClient>,
+    request_id: &str,
+    stream: &Bound<'_, PyAny>,
+    ensure_ascii: bool,
+    handle_error: &Bound<'_, PyAny>,
+    invocation_id: Option<&str>,
+) -> PyResult<()> {
+    let streaming = Streaming::new(py)?;
+    if !streaming.is_stream(stream)? {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "stream must be a fastric.streaming.ResponseStream",
+        ));
+    }
+    let invocation = Invocation {
+        request_id: request_id.to_owned(),
+        deadline_ms: 0,
+        invoked_function_arn: String::new(),
+        trace_id: None,
+        client_context: None,
+        cognito_identity: None,
+        tenant_id: None,
+        invocation_id: invocation_id.map(str::to_owned),
+        content_type: None,
+        body: Vec::new(),
+    };
+    let mut report = |err: PyErr| -> PyResult<ErrorReport> {
+        if !err.is_instance_of::<pyo3::exceptions::PyException>(py) {
+            return Err(err);
+        }
+        handle_error.call1((err.into_value(py), request_id))?.extract()
+    };
+    deliver(
+        py,
+        client.get(),
+        &streaming,
+        &invocation,
+        stream,
+        ensure_ascii,
+        &mut report,
+    )?
+    .map_err(PyErr::from)
+}

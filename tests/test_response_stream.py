@@ -320,3 +320,38 @@ def test_sigterm_handler_runs_while_a_slow_reader_blocks_the_stream(tmp_path) ->
                 reader.join(timeout=5)
     assert returncode == 0, bytes(spawned.stderr)[-2000:]
     assert marker.read_text() == "sigterm"
+
+
+def test_python_level_streaming_post_matches_the_native_loop() -> None:
+    # For an invocation path in Python (a replaced handle_event_request): the same bytes.
+    from fastric._fastric import RuntimeApiClient, stream_invocation_response
+    from fastric.streaming import ResponseStream
+
+    def failing():
+        yield b"one"
+        raise ValueError("late")
+
+    seen: list[tuple[str, str]] = []
+
+    def handle_error(exc, rid):
+        seen.append((type(exc).__name__, rid))
+        return b'{"errorMessage": "late", "errorType": "ValueError"}', None
+
+    with FakeRuntimeAPI([]) as api:
+        client = RuntimeApiClient(api.address, "test-agent")
+        stream_invocation_response(
+            client, "rid-1", ResponseStream(iter(["a", b"b"]), "text/plain"), True, handle_error
+        )
+        stream_invocation_response(
+            client, "rid-2", ResponseStream(failing(), "text/plain"), True, handle_error, invocation_id="i-2"
+        )
+        with pytest.raises(TypeError):
+            stream_invocation_response(client, "rid-3", [b"x"], True, handle_error)
+        posts = api.snapshot()
+    assert [p.request_id for p in posts] == ["rid-1", "rid-2"]
+    assert posts[0].raw_body == framed(b"a", b"b")
+    assert posts[0].header("Content-Type") == b"text/plain"
+    doc = b'{"errorMessage": "late", "errorType": "ValueError"}'
+    assert posts[1].raw_body == framed(b"one", trailers=trailers("ValueError", doc))
+    assert posts[1].header("Lambda-Runtime-Invocation-Id") == b"i-2"
+    assert seen == [("ValueError", "rid-2")]
