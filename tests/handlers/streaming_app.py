@@ -2,20 +2,9 @@
 
 import asyncio
 import os
-import signal
-import sys
 
 import fastric
-
-
-def _on_sigterm(signum, frame):
-    with open(os.environ["MARKER_PATH"], "w", encoding="utf-8") as fh:
-        fh.write("sigterm")
-    sys.exit(0)
-
-
-if os.environ.get("INSTALL_SIGTERM"):
-    signal.signal(signal.SIGTERM, _on_sigterm)
+import sigterm_app  # noqa: F401 - installs its SIGTERM handler when INSTALL_SIGTERM is set
 
 
 def _gen(items):

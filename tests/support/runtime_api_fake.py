@@ -261,6 +261,21 @@ class _Conn:
         return data
 
 
+def _read_fields(conn: _Conn, raw: bytearray) -> list[tuple[str, bytes]]:
+    """Header (or trailer) fields up to the empty line, ``(name, value)`` with the value stripped;
+    lines without a colon are skipped. Every line read is appended to ``raw``."""
+    fields: list[tuple[str, bytes]] = []
+    while True:
+        line = conn.readline()
+        raw += line
+        stripped = line.rstrip(b"\r\n")
+        if not stripped:
+            return fields
+        name, sep, value = stripped.partition(b":")
+        if sep:
+            fields.append((name.decode("latin-1"), value.strip(b" \t")))
+
+
 def _reset(sock: socket.socket) -> None:
     """Close ``sock`` with a TCP RST (SO_LINGER 0)."""
     try:
@@ -539,17 +554,7 @@ class FakeRuntimeAPI:
             self._send(conn, 400, FAULT_BODIES[400], close=True)
             return False
         method, target, version = (p.decode("latin-1") for p in parts)
-        headers: list[tuple[str, bytes]] = []
-        while True:
-            hline = conn.readline()
-            raw_head += hline
-            stripped = hline.rstrip(b"\r\n")
-            if not stripped:
-                break
-            name, sep, value = stripped.partition(b":")
-            if not sep:
-                continue
-            headers.append((name.decode("latin-1"), value.strip(b" \t")))
+        headers = _read_fields(conn, raw_head)
         path = target
         if self.api_prefix:
             if target.startswith(self.api_prefix + "/"):
@@ -666,14 +671,7 @@ class FakeRuntimeAPI:
                 raw += size_line if keep else b""
                 size = int(size_line.strip().split(b";")[0], 16)
                 if size == 0:
-                    while True:
-                        line = conn.readline()
-                        raw += line
-                        stripped = line.rstrip(b"\r\n")
-                        if not stripped:
-                            break
-                        name, _, value = stripped.partition(b":")
-                        req.trailers.append((name.decode("latin-1"), value.strip(b" \t")))
+                    req.trailers = _read_fields(conn, raw)
                     break
                 data = conn.read(size)
                 crlf = conn.read(2)
