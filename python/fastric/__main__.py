@@ -24,7 +24,9 @@ __all__ = ["main"]
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write("[fastric] " + message + "\n")
+    from .log import write_escaped
+
+    write_escaped(sys.stderr, "[fastric] " + message + "\n")
     sys.stderr.flush()
     return 1
 

@@ -250,6 +250,23 @@ def make_write_through(stream: Any) -> Any:
     return Unbuffered(stream)
 
 
+def write_escaped(stream: Any, text: str) -> None:
+    """``stream.write(text)``; when the stream cannot encode some of it (``PYTHONIOENCODING=ascii``,
+    a lone surrogate), the text is written again with those characters as backslash escapes
+    (``\\xe9``, ``\\u2603``, ``\\udc80``), so nothing is dropped. For the lines the runtime writes
+    itself (error records, diagnostics); a user's ``print()`` keeps CPython's ``UnicodeEncodeError``.
+    ``TextIOWrapper`` encodes the whole text before writing any of it, so nothing is written twice."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            safe = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+        except LookupError:
+            safe = text.encode("ascii", "backslashreplace").decode("ascii")
+        stream.write(safe)
+
+
 # --------------------------------------------------------------------------------------------------
 # sinks
 
@@ -273,13 +290,9 @@ class StandardLogSink:
         sys.stdout.write(msg)
 
     def log_error(self, message_lines: list[str]) -> None:
-        """Write one unhandled-error record: lines joined with ``\\r``, plus ``\\n``."""
-        text = "\r".join(message_lines) + "\n"
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:
-            # A lone surrogate in an exception message must not kill the runtime.
-            sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        """Write one unhandled-error record: lines joined with ``\\r``, plus ``\\n``; what the stream
+        cannot encode is written as backslash escapes (:func:`write_escaped`)."""
+        write_escaped(sys.stdout, "\r".join(message_lines) + "\n")
 
 
 class FramedTelemetryLogSink:
@@ -368,7 +381,7 @@ def diagnostic(message: str, level: int = _WARNING) -> None:
         if sink is not None and sink.file is not None and not sink.file.closed:
             sink.log(line, TEXT_FRAME_TYPES[bucket])
         else:
-            sys.stderr.write(line)
+            write_escaped(sys.stderr, line)
             sys.stderr.flush()
     except Exception:  # noqa: BLE001 - diagnostics must never take the runtime down
         pass
