@@ -34,9 +34,7 @@ CONFIGS = [
     for name, fmt, level in (("text", None, None), ("text-INFO", None, "INFO"), ("json", "JSON", None))
     for framed in (False, True)
 ]
-STAMPS = re.compile(
-    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z|(?<=fixed)\.\d{3}Z|(?<=CLASS-TIME)\.\d{3}Z"
-)
+STAMPS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z|(?<=fixed)\.\d{3}Z|(?<=CLASS-TIME)\.\d{3}Z")
 
 
 def _norm(data: bytes) -> bytes:

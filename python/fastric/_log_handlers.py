@@ -63,7 +63,6 @@ class TextFormatter(_SecondCachedTimeFormatter):
     :func:`attach_fast_twin`)."""
 
 
-
 class _FastTwin:
     """The cached-time twin of the plain ``logging.Formatter`` a root handler was given.
 
