@@ -89,9 +89,9 @@ NORMALISED = {
         b"<RUNTIME>/__main__.py",
     ),
     "ISO timestamps": (rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d([.,]\d{1,6})?(Z|\+0000|\+00:00)?", b"<TS>"),
-    "epoch timestamps (s, ms, floats)": (rb"(?<![\d.])1[6-9]\d{8}(\d{3})?(\.\d+)?(?![\d.])", b"<EPOCH>"),
     "X-Ray trace ids": (rb"1-[0-9a-f]{8}-[0-9a-f]{24}", b"<XRAY-TRACE>"),
     "trace/span/event/segment ids (hex)": (rb"(?<![0-9a-f])([0-9a-f]{32}|[0-9a-f]{16})(?![0-9a-f])", b"<ID>"),
+    "epoch timestamps (s, ms, floats)": (rb"(?<![\w.])1[6-9]\d{8}(\d{3})?(\.\d+)?(?![\w.])", b"<EPOCH>"),
     "memory addresses": (rb"0x[0-9a-f]{6,16}", b"<ADDR>"),
     "Sentry's rounded remaining time": (
         rb"Configured timeout duration = \d+ seconds",
