@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import sentry_invoke
 import stats
 import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
@@ -1039,7 +1040,9 @@ def parse_args(argv):
         "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
     )
     ap.add_argument(
-        "--figures", default="cold,invoke,payload,logging,memory,rie,stream", help="subset of figures to run"
+        "--figures",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream",
+        help="subset of figures to run",
     )
     ap.add_argument(
         "--server-wait",
@@ -1096,6 +1099,7 @@ def main(argv=None) -> int:
         ("logging", bench.logging),
         ("memory", bench.memory),
         ("rie", bench.emulator),
+        ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
         (
             "stream",
             lambda: bench.results["figures"].update(
@@ -1118,6 +1122,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         report.markdown(bench.results, chart)
+        + sentry_invoke.markdown(bench.results)
         + streaming_bench.markdown(bench.results["figures"].get("streaming"))
     )
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")

@@ -355,3 +355,17 @@ def test_python_level_streaming_post_matches_the_native_loop() -> None:
     assert posts[1].raw_body == framed(b"one", trailers=trailers("ValueError", doc))
     assert posts[1].header("Lambda-Runtime-Invocation-Id") == b"i-2"
     assert seen == [("ValueError", "rid-2")]
+
+
+def test_python_invocation_path_streams_the_same_bytes() -> None:
+    # FASTRIC_PURE_PYTHON=1 takes the path a patched handle_event_request takes (bootstrap.py).
+    modes = ["generator", "mid_error", "first_error", "http", "async", "bad_item", "none"]
+    runs = [
+        run("streaming_app.handler", [{"mode": m} for m in modes], env={"FASTRIC_PURE_PYTHON": pure})
+        for pure in ("0", "1")
+    ]
+    native, python = (
+        [(p.endpoint, p.raw_body, p.body, p.header("Content-Type")) for p in r.posts] for r in runs
+    )
+    assert len(native) == len(modes)
+    assert python == native

@@ -35,11 +35,9 @@ STR_FAILED = "<exception str() failed>"
 # X-Ray cause documents of this many encoded bytes or more are not sent (awslambdaric's limit).
 XRAY_CAUSE_LIMIT = 1024 * 1024
 
-# fastric's own invoke-loop module: its frames lead the trace when the pure-Python loop calls the
-# handler, like awslambdaric's bootstrap.py frames, and are stripped the same way.
-_PYLOOP_SUFFIX = os.sep + os.path.join("fastric", "_pyloop.py")
 # Frames of fastric's streaming and async-handler adapters, and of the asyncio (or uvloop) machinery
-# they drive, lead the trace of an error raised by a streamed or async handler: stripped the same way.
+# they drive, lead the trace of an error raised by a streamed or async handler: stripped like
+# awslambdaric's bootstrap.py frames.
 _ADAPTER_SUFFIXES = tuple(os.sep + os.path.join("fastric", name) for name in ("streaming.py", "_aio.py"))
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio") + os.sep
 
@@ -102,7 +100,6 @@ def safe_str(value: object) -> str:
 def _is_runtime_frame(filename: str) -> bool:
     return (
         "/bootstrap.py" in filename
-        or filename.endswith(_PYLOOP_SUFFIX)
         or filename.endswith(_ADAPTER_SUFFIXES)
         or filename.startswith(_ASYNCIO_DIR)
         or "uvloop" + os.sep in filename
@@ -111,9 +108,10 @@ def _is_runtime_frame(filename: str) -> bool:
 
 def extract_frames(tb: object) -> list[tuple[str, int | None, str, str | None]]:
     """``(filename, lineno, function, source line)`` for each frame of traceback ``tb``, with the
-    leading runtime frames removed: awslambdaric drops leading frames whose file name contains
-    ``/bootstrap.py``; fastric also counts its pure-Python loop (``fastric/_pyloop.py``) as such.
-    When every frame is a runtime frame, none is dropped (as in awslambdaric)."""
+    leading runtime frames removed: as awslambdaric, leading frames whose file name contains
+    ``/bootstrap.py`` (fastric's ``handle_event_request`` lives in ``fastric/bootstrap.py`` too);
+    fastric also drops the frames of its streaming and async adapters and the asyncio machinery they
+    drive. When every frame is a runtime frame, none is dropped (as in awslambdaric)."""
     import traceback
 
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # type: ignore[arg-type]
