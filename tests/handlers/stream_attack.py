@@ -1,0 +1,60 @@
+"""Hostile streaming handlers for tests/test_adversarial_streaming.py: ``event["mode"]`` picks the attack."""
+
+import os
+import time
+
+import fastric
+
+
+def _wait_for_file(path):
+    # The test creates the file once it has seen the first chunk: ordering, not timing.
+    while not os.path.exists(path):
+        time.sleep(0.005)
+
+
+def _dies_mid_stream():
+    yield b"partial"
+    os._exit(3)
+
+
+def _gated(path, rest):
+    yield b"first"
+    _wait_for_file(path)
+    yield from rest
+
+
+class _RaisesInClose:
+    """An iterator whose ``close()`` raises."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.sent += 1
+        if self.sent > 2:
+            raise StopIteration
+        return b"c%d" % self.sent
+
+    def close(self):
+        raise RuntimeError("close failed")
+
+
+@fastric.response_stream
+def handler(event, context):
+    mode = event["mode"]
+    if mode == "ok":
+        return [b"fine"]
+    if mode == "die":
+        return _dies_mid_stream()
+    if mode == "gated":
+        return _gated(event["path"], [b"x" * 65536 for _ in range(event.get("blocks", 64))])
+    if mode == "raises_in_close":
+        return _RaisesInClose()
+    if mode == "http_odd":
+        return fastric.HttpResponseStream(
+            [b"body"], status_code=event["status"], headers=event.get("headers"), cookies=event.get("cookies")
+        )
+    raise ValueError(mode)
