@@ -4,14 +4,18 @@ what the emulator and the runtime do with it (handlers in ``handlers/stream_atta
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
 import pytest
-from conftest import HANDLERS_DIR
+from conftest import HANDLERS_DIR, fastric_cmd
+from support.runtime_api_fake import FakeRuntimeAPI, Fault, Invocation, run_runtime
 from test_rie_fixtures import rie_factory  # noqa: F401
+from test_rie_function_url import url  # noqa: F401
 
 FASTRIC = [sys.executable, "-m", "fastric"]
 
@@ -51,3 +55,64 @@ def test_runtime_dying_mid_stream_is_not_reported_as_success(start) -> None:
     assert len(events) == 2
     # The emulator starts a new runtime and keeps serving.
     assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+
+
+def hang_up_after_first_bytes(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> bytes:
+    first = resp.read1(65536)
+    conn.sock.close()  # the client goes away mid-stream, the handler still has 4 MiB to send
+    return first
+
+
+def test_invoke_with_response_stream_client_hanging_up_mid_stream(start, tmp_path) -> None:
+    rie = start()
+    endpoint = urlsplit(rie.invoke_url)
+    conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
+    gate = tmp_path / "gate"
+    conn.request(
+        "POST",
+        "/2021-11-15/functions/function/response-streaming-invocations",
+        body=json.dumps({"mode": "gated", "path": str(gate)}).encode(),
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert b"first" in hang_up_after_first_bytes(conn, resp)
+    gate.write_bytes(b"go")
+    # The rest of the stream is drained and dropped; the same runtime serves the next invocation.
+    assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+
+
+def test_function_url_client_hanging_up_mid_stream(url, tmp_path) -> None:  # noqa: F811
+    address = url("stream_attack.handler", "RESPONSE_STREAM")
+    gate = tmp_path / "gate"
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    conn.request("POST", "/", body=json.dumps({"mode": "gated", "path": str(gate)}).encode())
+    resp = conn.getresponse()
+    assert hang_up_after_first_bytes(conn, resp) == b"first"
+    gate.write_bytes(b"go")
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    conn.request("POST", "/", body=b'{"mode": "ok"}')
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (200, b"fine")
+    conn.close()
+
+
+CLOSE_FAILED = b"closing the response stream's generator failed: RuntimeError: close failed"
+
+
+@pytest.mark.parametrize("pure_python", ["0", "1"])
+@pytest.mark.parametrize("mode", ["raises_in_close_big", "http_raises_in_close_big"])
+def test_stream_cut_by_the_runtime_api_closes_the_iterator(mode: str, pure_python: str) -> None:
+    # The Runtime API resets the streamed post after its head: the handler's iterator is closed
+    # (its close() raising is logged, never fatal), for a plain stream and an HttpResponseStream's body
+    # alike, and the loop serves the next invocation.
+    events = [{"mode": mode}, {"mode": "ok"}]
+    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
+    with FakeRuntimeAPI(invocations, faults=[Fault("response", action="reset_mid_body")]) as api:
+        result = run_runtime(
+            fastric_cmd("stream_attack.handler"),
+            api,
+            env={"FASTRIC_PURE_PYTHON": pure_python},
+            cwd=str(HANDLERS_DIR),
+        )
+    assert CLOSE_FAILED in result.stderr, result.describe()
+    assert result.posts[-1].raw_body == b"4\r\nfine\r\n0\r\n\r\n"

@@ -1,5 +1,6 @@
 """Hostile streaming handlers for tests/test_adversarial_streaming.py: ``event["mode"]`` picks the attack."""
 
+import json
 import os
 import time
 
@@ -26,17 +27,19 @@ def _gated(path, rest):
 class _RaisesInClose:
     """An iterator whose ``close()`` raises."""
 
-    def __init__(self):
+    def __init__(self, count=2, size=2):
         self.sent = 0
+        self.count = count
+        self.size = size
 
     def __iter__(self):
         return self
 
     def __next__(self):
         self.sent += 1
-        if self.sent > 2:
+        if self.sent > self.count:
             raise StopIteration
-        return b"c%d" % self.sent
+        return (b"c%d" % self.sent).ljust(self.size, b".")
 
     def close(self):
         raise RuntimeError("close failed")
@@ -44,6 +47,8 @@ class _RaisesInClose:
 
 @fastric.response_stream
 def handler(event, context):
+    if "rawPath" in event:  # a Function URL event: the attack is in the request body
+        event = json.loads(event["body"])
     mode = event["mode"]
     if mode == "ok":
         return [b"fine"]
@@ -53,6 +58,10 @@ def handler(event, context):
         return _gated(event["path"], [b"x" * 65536 for _ in range(event.get("blocks", 64))])
     if mode == "raises_in_close":
         return _RaisesInClose()
+    if mode == "raises_in_close_big":  # 32 MiB: more than any socket buffer holds
+        return _RaisesInClose(512, 65536)
+    if mode == "http_raises_in_close_big":
+        return fastric.HttpResponseStream(_RaisesInClose(512, 65536))
     if mode == "http_odd":
         return fastric.HttpResponseStream(
             [b"body"], status_code=event["status"], headers=event.get("headers"), cookies=event.get("cookies")
