@@ -116,3 +116,31 @@ def test_stream_cut_by_the_runtime_api_closes_the_iterator(mode: str, pure_pytho
         )
     assert CLOSE_FAILED in result.stderr, result.describe()
     assert result.posts[-1].raw_body == b"4\r\nfine\r\n0\r\n\r\n"
+
+
+def run_fake(events: list[dict], env: dict | None = None, **api_kwargs: object):
+    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
+    with FakeRuntimeAPI(invocations, **api_kwargs) as api:
+        return run_runtime(fastric_cmd("stream_attack.handler"), api, env=env or {}, cwd=str(HANDLERS_DIR))
+
+
+@pytest.mark.parametrize("pure_python", ["0", "1"])
+def test_http_response_stream_metadata_that_is_not_json_is_a_marshal_error(pure_python: str) -> None:
+    # json.dumps would write NaN (not JSON) into the prelude; the error is posted before the first byte.
+    result = run_fake(
+        [{"mode": "http_nan"}, {"mode": "http_object_header"}], {"FASTRIC_PURE_PYTHON": pure_python}
+    )
+    assert [p.endpoint for p in result.posts] == ["error", "error"], result.describe()
+    messages = [json.loads(p.body) for p in result.posts]
+    assert [(m["errorType"], m["errorMessage"], m["stackTrace"]) for m in messages] == [
+        (
+            "Runtime.MarshalError",
+            "Unable to marshal response: Out of range float values are not JSON compliant",
+            [],
+        ),
+        (
+            "Runtime.MarshalError",
+            "Unable to marshal response: Object of type object is not JSON serializable",
+            [],
+        ),
+    ]

@@ -77,11 +77,17 @@ class HttpResponseStream:
         self.cookies = list(cookies) if cookies is not None else []
 
     def prelude(self) -> bytes:
-        """The JSON metadata prelude followed by the eight NUL bytes (UTF-8)."""
+        """The JSON metadata prelude followed by the eight NUL bytes (UTF-8). Raises
+        ``FaultException`` (``Runtime.MarshalError``) for metadata that is not JSON: a value JSON
+        cannot encode, a lone surrogate, or a NaN/infinite float (``json`` would write the non-JSON ``NaN``)."""
         import json
 
         meta = {"statusCode": self.status_code, "headers": self.headers, "cookies": self.cookies}
-        return json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode() + PRELUDE_SEPARATOR
+        try:
+            text = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as e:  # UnicodeEncodeError (a lone surrogate) included
+            raise _marshal_error(e) from None
+        return text + PRELUDE_SEPARATOR
 
 
 def _check_content_type(content_type: object) -> str:

@@ -62,6 +62,10 @@ def handler(event, context):
         return _RaisesInClose(512, 65536)
     if mode == "http_raises_in_close_big":
         return fastric.HttpResponseStream(_RaisesInClose(512, 65536))
+    if mode == "http_nan":
+        return fastric.HttpResponseStream([b"body"], status_code=float("nan"))
+    if mode == "http_object_header":
+        return fastric.HttpResponseStream([b"body"], headers={"X-Thing": object()})
     if mode == "http_odd":
         return fastric.HttpResponseStream(
             [b"body"], status_code=event["status"], headers=event.get("headers"), cookies=event.get("cookies")
