@@ -144,3 +144,47 @@ def test_http_response_stream_metadata_that_is_not_json_is_a_marshal_error(pure_
             [],
         ),
     ]
+
+
+@pytest.mark.parametrize("mode", ["forever", "async_forever"])
+def test_stream_that_never_ends_is_cut_at_the_deadline(start, mode: str) -> None:
+    # A generator (or an async generator that never awaits) yielding past the function timeout: the
+    # invocation ends with Sandbox.Timedout after the chunks sent so far; a fresh runtime serves the next.
+    rie = start(env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1", "FASTRIC_ASYNC_HANDLERS": "1"})
+    events = stream(rie, {"mode": mode})
+    assert events[0] == {"PayloadChunk": {"Payload": b"tick" if mode == "forever" else b"tock"}}
+    assert all("PayloadChunk" in e for e in events[:-1])
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Sandbox.Timedout"
+    assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+
+
+def raw_exchange(address: tuple[str, int], request: bytes) -> tuple[bytes, bytes]:
+    """Sends ``request`` as is, reads the answer until the server closes; (head, body)."""
+    import socket
+
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_function_url_odd_requests(url) -> None:  # noqa: F811
+    address = url("streaming_app.url_echo")
+    head, body = raw_exchange(
+        address,
+        b"BREW /pot?a=1&a=2&a=&b HTTP/1.1\r\nHost: x.lambda-url\r\nX-Obs: caf\xe9\r\n"
+        b"Cookie: a=1;b=2\r\nCookie: c=3\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n3\r\nabc\r\n2\r\n\xff\xfe\r\n0\r\n\r\n",
+    )
+    assert head.startswith(b"HTTP/1.1 201 ")
+    event = json.loads(body)
+    assert event["requestContext"]["http"]["method"] == "BREW"
+    assert event["rawQueryString"] == "a=1&a=2&a=&b"
+    assert event["queryStringParameters"] == {"a": "1,2,", "b": ""}
+    assert event["cookies"] == ["a=1", "b=2", "c=3"]
+    assert event["headers"]["x-obs"] == "caf\ufffd"  # obs-text is not UTF-8: replaced, not dropped
+    # a text content type with a body that is not UTF-8 is sent base64-encoded, byte for byte
+    assert event["isBase64Encoded"] is True and event["body"] == "YWJj//4="

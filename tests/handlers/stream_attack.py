@@ -18,6 +18,21 @@ def _dies_mid_stream():
     os._exit(3)
 
 
+def _fails_after(items, exc):
+    yield from items
+    raise exc
+
+
+def _forever():
+    while True:
+        yield b"tick"
+
+
+async def _async_forever():
+    while True:  # never awaits
+        yield b"tock"
+
+
 def _gated(path, rest):
     yield b"first"
     _wait_for_file(path)
@@ -66,6 +81,14 @@ def handler(event, context):
         return fastric.HttpResponseStream([b"body"], status_code=float("nan"))
     if mode == "http_object_header":
         return fastric.HttpResponseStream([b"body"], headers={"X-Thing": object()})
+    if mode == "http_mid_error":
+        return fastric.HttpResponseStream(_fails_after([b"part"], ValueError("mid-stream")), status_code=201)
+    if mode == "mid_error":
+        return _fails_after([b"part"], ValueError("mid-stream"))
+    if mode == "forever":
+        return _forever()
+    if mode == "async_forever":
+        return _async_forever()
     if mode == "http_odd":
         return fastric.HttpResponseStream(
             [b"body"], status_code=event["status"], headers=event.get("headers"), cookies=event.get("cookies")
