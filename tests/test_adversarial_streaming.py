@@ -188,3 +188,25 @@ def test_function_url_odd_requests(url) -> None:  # noqa: F811
     assert event["headers"]["x-obs"] == "caf\ufffd"  # obs-text is not UTF-8: replaced, not dropped
     # a text content type with a body that is not UTF-8 is sent base64-encoded, byte for byte
     assert event["isBase64Encoded"] is True and event["body"] == "YWJj//4="
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",  # the client half-closes early
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    ],
+    ids=["short_body", "bad_chunk_size"],
+)
+def test_function_url_broken_request_body_is_a_400_not_a_413(url, request_bytes: bytes) -> None:  # noqa: F811
+    import socket
+
+    address = url("streaming_app.url_echo")
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(request_bytes)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data
+    assert data.endswith(b"\r\n\r\nBad Request")
