@@ -210,3 +210,22 @@ def test_function_url_broken_request_body_is_a_400_not_a_413(url, request_bytes:
             data += chunk
     assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data
     assert data.endswith(b"\r\n\r\nBad Request")
+
+
+def test_async_handler_after_user_code_closed_the_event_loop() -> None:
+    # Legacy code closes the loop asyncio.get_event_loop() returned (the environment's): the next
+    # awaited handler gets a fresh loop instead of "Event loop is closed" on every invocation.
+    events = [{"legacy": True, "n": 1}, {"n": 2}, {"n": 3}]
+    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
+    with FakeRuntimeAPI(invocations) as api:
+        result = run_runtime(
+            fastric_cmd("loop_closer.handler"),
+            api,
+            env={"_HANDLER": "loop_closer.handler", "FASTRIC_ASYNC_HANDLERS": "1"},
+            cwd=str(HANDLERS_DIR),
+        )
+    assert [(p.endpoint, p.body) for p in result.posts] == [
+        ("response", b'{"n": 1}'),
+        ("response", b'{"n": 2}'),
+        ("response", b'{"n": 3}'),
+    ], result.describe()
