@@ -6,48 +6,30 @@ from __future__ import annotations
 
 import http.client
 import json
-import sys
 from urllib.parse import urlsplit
 
-import boto3
-import botocore.config
 import pytest
 from conftest import HANDLERS_DIR, fastric_cmd
 from support.runtime_api_fake import FakeRuntimeAPI, Fault, Invocation, run_runtime
 from test_rie_fixtures import rie_factory  # noqa: F401
 from test_rie_function_url import url  # noqa: F401
+from test_rie_streaming import start, stream  # noqa: F401
 
-FASTRIC = [sys.executable, "-m", "fastric"]
+ATTACK = "stream_attack.handler"
 
 
-@pytest.fixture
-def start(rie_factory):  # noqa: F811
-    def start(handler: str = "stream_attack.handler", env: dict | None = None):
-        rie = rie_factory([*FASTRIC, handler], env=env, cwd=HANDLERS_DIR)
-        rie.client = boto3.client(
-            "lambda",
-            endpoint_url=rie.invoke_url.split("/2015-03-31/")[0],
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=60),
+def run_fake(events: list[dict], env: dict | None = None, handler: str = ATTACK, **api_kwargs: object):
+    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
+    with FakeRuntimeAPI(invocations, **api_kwargs) as api:
+        return run_runtime(
+            fastric_cmd(handler), api, env={"_HANDLER": handler, **(env or {})}, cwd=str(HANDLERS_DIR)
         )
-        return rie
-
-    return start
 
 
-def stream(rie, event: dict) -> list[dict]:
-    answer = rie.client.invoke_with_response_stream(
-        FunctionName="function", Payload=json.dumps(event).encode()
-    )
-    return list(answer["EventStream"])
-
-
-def test_runtime_dying_mid_stream_is_not_reported_as_success(start) -> None:
+def test_runtime_dying_mid_stream_is_not_reported_as_success(start) -> None:  # noqa: F811
     # The runtime writes one chunk, then its process exits: the chunked body never ends. The
     # invocation must end with the exit error, not with an empty (successful) InvokeComplete.
-    rie = start()
+    rie = start(ATTACK)
     events = stream(rie, {"mode": "die"})
     assert events[0] == {"PayloadChunk": {"Payload": b"partial"}}
     complete = events[-1]["InvokeComplete"]
@@ -63,8 +45,8 @@ def hang_up_after_first_bytes(conn: http.client.HTTPConnection, resp: http.clien
     return first
 
 
-def test_invoke_with_response_stream_client_hanging_up_mid_stream(start, tmp_path) -> None:
-    rie = start()
+def test_invoke_with_response_stream_client_hanging_up_mid_stream(start, tmp_path) -> None:  # noqa: F811
+    rie = start(ATTACK)
     endpoint = urlsplit(rie.invoke_url)
     conn = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
     gate = tmp_path / "gate"
@@ -105,23 +87,13 @@ def test_stream_cut_by_the_runtime_api_closes_the_iterator(mode: str, pure_pytho
     # The Runtime API resets the streamed post after its head: the handler's iterator is closed
     # (its close() raising is logged, never fatal), for a plain stream and an HttpResponseStream's body
     # alike, and the loop serves the next invocation.
-    events = [{"mode": mode}, {"mode": "ok"}]
-    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
-    with FakeRuntimeAPI(invocations, faults=[Fault("response", action="reset_mid_body")]) as api:
-        result = run_runtime(
-            fastric_cmd("stream_attack.handler"),
-            api,
-            env={"FASTRIC_PURE_PYTHON": pure_python},
-            cwd=str(HANDLERS_DIR),
-        )
+    result = run_fake(
+        [{"mode": mode}, {"mode": "ok"}],
+        {"FASTRIC_PURE_PYTHON": pure_python},
+        faults=[Fault("response", action="reset_mid_body")],
+    )
     assert CLOSE_FAILED in result.stderr, result.describe()
     assert result.posts[-1].raw_body == b"4\r\nfine\r\n0\r\n\r\n"
-
-
-def run_fake(events: list[dict], env: dict | None = None, **api_kwargs: object):
-    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
-    with FakeRuntimeAPI(invocations, **api_kwargs) as api:
-        return run_runtime(fastric_cmd("stream_attack.handler"), api, env=env or {}, cwd=str(HANDLERS_DIR))
 
 
 @pytest.mark.parametrize("pure_python", ["0", "1"])
@@ -147,10 +119,10 @@ def test_http_response_stream_metadata_that_is_not_json_is_a_marshal_error(pure_
 
 
 @pytest.mark.parametrize("mode", ["forever", "async_forever"])
-def test_stream_that_never_ends_is_cut_at_the_deadline(start, mode: str) -> None:
+def test_stream_that_never_ends_is_cut_at_the_deadline(start, mode: str) -> None:  # noqa: F811
     # A generator (or an async generator that never awaits) yielding past the function timeout: the
     # invocation ends with Sandbox.Timedout after the chunks sent so far; a fresh runtime serves the next.
-    rie = start(env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1", "FASTRIC_ASYNC_HANDLERS": "1"})
+    rie = start(ATTACK, env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1", "FASTRIC_ASYNC_HANDLERS": "1"})
     events = stream(rie, {"mode": mode})
     assert events[0] == {"PayloadChunk": {"Payload": b"tick" if mode == "forever" else b"tock"}}
     assert all("PayloadChunk" in e for e in events[:-1])
@@ -215,15 +187,11 @@ def test_function_url_broken_request_body_is_a_400_not_a_413(url, request_bytes:
 def test_async_handler_after_user_code_closed_the_event_loop() -> None:
     # Legacy code closes the loop asyncio.get_event_loop() returned (the environment's): the next
     # awaited handler gets a fresh loop instead of "Event loop is closed" on every invocation.
-    events = [{"legacy": True, "n": 1}, {"n": 2}, {"n": 3}]
-    invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
-    with FakeRuntimeAPI(invocations) as api:
-        result = run_runtime(
-            fastric_cmd("loop_closer.handler"),
-            api,
-            env={"_HANDLER": "loop_closer.handler", "FASTRIC_ASYNC_HANDLERS": "1"},
-            cwd=str(HANDLERS_DIR),
-        )
+    result = run_fake(
+        [{"legacy": True, "n": 1}, {"n": 2}, {"n": 3}],
+        {"FASTRIC_ASYNC_HANDLERS": "1"},
+        handler="loop_closer.handler",
+    )
     assert [(p.endpoint, p.body) for p in result.posts] == [
         ("response", b'{"n": 1}'),
         ("response", b'{"n": 2}'),

@@ -89,8 +89,4 @@ def handler(event, context):
         return _forever()
     if mode == "async_forever":
         return _async_forever()
-    if mode == "http_odd":
-        return fastric.HttpResponseStream(
-            [b"body"], status_code=event["status"], headers=event.get("headers"), cookies=event.get("cookies")
-        )
     raise ValueError(mode)
