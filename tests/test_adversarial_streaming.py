@@ -18,6 +18,10 @@ from test_rie_streaming import start, stream  # noqa: F401
 ATTACK = "stream_attack.handler"
 
 
+def stream_events(rie, event: dict) -> list[dict]:
+    return stream(rie, event)[1]
+
+
 def run_fake(events: list[dict], env: dict | None = None, handler: str = ATTACK, **api_kwargs: object):
     invocations = [Invocation(body=json.dumps(e).encode()) for e in events]
     with FakeRuntimeAPI(invocations, **api_kwargs) as api:
@@ -30,13 +34,16 @@ def test_runtime_dying_mid_stream_is_not_reported_as_success(start) -> None:  # 
     # The runtime writes one chunk, then its process exits: the chunked body never ends. The
     # invocation must end with the exit error, not with an empty (successful) InvokeComplete.
     rie = start(ATTACK)
-    events = stream(rie, {"mode": "die"})
+    events = stream_events(rie, {"mode": "die"})
     assert events[0] == {"PayloadChunk": {"Payload": b"partial"}}
     complete = events[-1]["InvokeComplete"]
     assert complete.get("ErrorCode") == "Runtime.ExitError", events
     assert len(events) == 2
     # The emulator starts a new runtime and keeps serving.
-    assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+    assert stream_events(rie, {"mode": "ok"}) == [
+        {"PayloadChunk": {"Payload": b"fine"}},
+        {"InvokeComplete": {}},
+    ]
 
 
 def hang_up_after_first_bytes(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> bytes:
@@ -60,7 +67,10 @@ def test_invoke_with_response_stream_client_hanging_up_mid_stream(start, tmp_pat
     assert b"first" in hang_up_after_first_bytes(conn, resp)
     gate.write_bytes(b"go")
     # The rest of the stream is drained and dropped; the same runtime serves the next invocation.
-    assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+    assert stream_events(rie, {"mode": "ok"}) == [
+        {"PayloadChunk": {"Payload": b"fine"}},
+        {"InvokeComplete": {}},
+    ]
 
 
 def test_function_url_client_hanging_up_mid_stream(url, tmp_path) -> None:  # noqa: F811
@@ -123,11 +133,14 @@ def test_stream_that_never_ends_is_cut_at_the_deadline(start, mode: str) -> None
     # A generator (or an async generator that never awaits) yielding past the function timeout: the
     # invocation ends with Sandbox.Timedout after the chunks sent so far; a fresh runtime serves the next.
     rie = start(ATTACK, env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1", "FASTRIC_ASYNC_HANDLERS": "1"})
-    events = stream(rie, {"mode": mode})
+    events = stream_events(rie, {"mode": mode})
     assert events[0] == {"PayloadChunk": {"Payload": b"tick" if mode == "forever" else b"tock"}}
     assert all("PayloadChunk" in e for e in events[:-1])
     assert events[-1]["InvokeComplete"]["ErrorCode"] == "Sandbox.Timedout"
-    assert stream(rie, {"mode": "ok"}) == [{"PayloadChunk": {"Payload": b"fine"}}, {"InvokeComplete": {}}]
+    assert stream_events(rie, {"mode": "ok"}) == [
+        {"PayloadChunk": {"Payload": b"fine"}},
+        {"InvokeComplete": {}},
+    ]
 
 
 def raw_exchange(address: tuple[str, int], request: bytes) -> tuple[bytes, bytes]:
