@@ -25,6 +25,11 @@ from support.output import OutputLines
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"\[fastric-rie\] listening: invoke=http://([0-9.]+):(\d+)(/\S+) runtime-api=(\S+)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+#: podman reads the repository's containers.conf (runc as the runtime, no default ulimits): through
+#: CONTAINERS_CONF in podman 4.3 (Debian 12), CONTAINERS_CONF_OVERRIDE in later versions.
+PODMAN_ENV = {
+    name: str(ROOT / "docker/containers.conf") for name in ("CONTAINERS_CONF", "CONTAINERS_CONF_OVERRIDE")
+}
 SOURCES = ("Cargo.toml", "Cargo.lock", "pyproject.toml", "rust", "python/fastric")
 
 

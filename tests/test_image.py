@@ -26,65 +26,17 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from packaging_support import ROOT, Emulator, built_wheel, extract_with_modes
+from image_support import PYTHON_VERSION, build_images, expected, podman
+from packaging_support import PODMAN_ENV, Emulator, built_wheel
 from support.runtime_api_fake import FakeRuntimeAPI, Invocation, run_runtime
 
-PYTHON_VERSION = "3.11"  # Debian 12's CPython, the stand-in's interpreter
-ROOTFS = ("bookworm", f"python{PYTHON_VERSION},python{PYTHON_VERSION}-venv,python3-distutils")
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 LABEL = f"fastric-test={uuid.uuid4().hex[:12]}"
 TAG = uuid.uuid4().hex[:8]
-#: podman reads the repository's containers.conf: CONTAINERS_CONF in 4.3 (Debian 12), the override
-#: variable in later versions (runc as the runtime, no default ulimits: docker/containers.conf)
-PODMAN_ENV = {
-    name: str(ROOT / "docker/containers.conf") for name in ("CONTAINERS_CONF", "CONTAINERS_CONF_OVERRIDE")
-}
-
-APP = """\
-import os
-import sys
-import time
-
-
-def handler(event, context):
-    if event.get("fail"):
-        raise ValueError("failed on purpose")
-    time.sleep(event.get("sleep", 0))
-    return {
-        "echo": event,
-        "client": "fastric" if "fastric" in sys.modules else "other",
-        "python": sys.executable,
-        "cwd": os.getcwd(),
-        "task_root": os.environ.get("LAMBDA_TASK_ROOT"),
-        "handler": os.environ.get("_HANDLER"),
-    }
-"""
-
-
-def expected(event: object, python: str = f"/var/lang/bin/python{PYTHON_VERSION}") -> bytes:
-    """The exact answer of APP for ``event`` run by fastric in /var/task."""
-    facts = {"client": "fastric", "python": python, "cwd": "/var/task", "task_root": "/var/task"}
-    return json.dumps({"echo": event, **facts, "handler": "app.handler"}).encode()
-
-
-def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=600)
-    assert not check or proc.returncode == 0, f"podman {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
-    return proc
-
-
-def build(tag: str, context: Path, *args: str) -> str:
-    """``podman build`` (host network; this machine's trust store mounted for pip) -> the image name."""
-    image = f"localhost/fastric-test-{tag}:{TAG}"
-    ca = ["-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"] if os.path.exists(CA_BUNDLE) else []
-    podman("build", "-q", "--network", "host", *ca, "-t", image, *args, str(context))
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -94,59 +46,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         pytest.skip("podman is not installed: scripts/install-podman.sh (make test-image runs it)")
     os.environ.update(PODMAN_ENV)
     wheel = built_wheel(tag="cp" + PYTHON_VERSION.replace(".", ""))
-    work = tmp_path_factory.mktemp("image")
-    rootfs = subprocess.run(
-        [str(ROOT / "scripts/standin-rootfs.sh"), *ROOTFS], capture_output=True, text=True, check=False
-    )
-    assert rootfs.returncode == 0, rootfs.stderr
-    standin = ROOT / "docker/standin"
-    base_args = [
-        "--build-arg",
-        f"ROOTFS={rootfs.stdout.split()[-1]}",
-        "--build-arg",
-        f"PYTHON_VERSION={PYTHON_VERSION}",
-    ]
-    out = {
-        "lambda-python": build(
-            "standin-python", standin, *base_args, "-f", str(standin / "lambda-python.Containerfile")
-        ),
-        "provided": build(
-            "standin-provided", standin, *base_args, "-f", str(standin / "provided.Containerfile")
-        ),
-    }
-    wheels = work / "wheels"
-    wheels.mkdir()
-    shutil.copy(wheel, wheels)
-    out["fastric"] = build(
-        "fastric",
-        ROOT,
-        "--build-arg",
-        f"BASE_IMAGE={out['lambda-python']}",
-        "--build-arg",
-        f"PYTHON_VERSION={PYTHON_VERSION}",
-        "--build-context",
-        f"wheels={wheels}",
-    )
-    function = work / "function"
-    function.mkdir()
-    (function / "app.py").write_text(APP)
-    (function / "Containerfile").write_text(
-        f'FROM {out["fastric"]}\nCOPY app.py ${{LAMBDA_TASK_ROOT}}/\nCMD ["app.handler"]\n'
-    )
-    out["function"] = build("function", function)
-    # The layer, unzipped into /opt as Lambda does, on both stand-ins.
-    layer_zip = work / "layer.zip"
-    subprocess.run(
-        [str(ROOT / "scripts/build-layer.sh"), "--dist", str(wheels), "--out", str(layer_zip)],
-        check=True,
-        capture_output=True,
-    )
-    extract_with_modes(layer_zip, function / "opt")
-    for name in ("provided", "lambda-python"):
-        (function / f"Containerfile.{name}").write_text(
-            f"FROM {out[name]}\nCOPY opt/ /opt/\nCOPY app.py /var/task/\n"
-        )
-        out[f"layer-{name}"] = build(f"layer-{name}", function, "-f", str(function / f"Containerfile.{name}"))
+    out = build_images(wheel, tmp_path_factory.mktemp("image"), TAG)
     yield out
     ids = podman("ps", "-aq", "--filter", f"label={LABEL}", check=False).stdout.split()
     if ids:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HANDLERS_DIR
-from packaging_support import ROOT, Emulator, built_wheel, clean_env
+from packaging_support import PODMAN_ENV, ROOT, Emulator, built_wheel, clean_env
 from support.differential import assert_same_run, run_pair
 from support.runtime_api_fake import Invocation
 
@@ -81,8 +81,7 @@ def debian_target(version: str, suite: str, workdir: Path) -> Target:
         pytest.skip(
             "podman is not installed (scripts/install-podman.sh installs it; make test-wheels runs it)"
         )
-    os.environ.setdefault("CONTAINERS_CONF", str(ROOT / "docker/containers.conf"))  # podman 4.3 (Debian 12)
-    os.environ.setdefault("CONTAINERS_CONF_OVERRIDE", str(ROOT / "docker/containers.conf"))  # podman >= 4.5
+    os.environ.update(PODMAN_ENV)
     proc = subprocess.run(
         [str(ROOT / "scripts/standin-rootfs.sh"), suite, f"python{version},python{version}-venv"],
         capture_output=True,
@@ -135,9 +134,8 @@ def test_wheel_serves_through_fastric_rie(venvs: dict) -> None:
     """The version's own ``fastric-rie`` and ``python -m fastric``: a success and a handler error."""
     target, workdir, venv = venvs["target"], venvs["workdir"], venvs["fastric"]
     command = target.command([str(venv / "bin/fastric-rie")], workdir)
-    with Emulator(
-        command, [str(venv / "bin/python"), "-m", "fastric", "app.handler"], clean_env(), workdir
-    ) as rie:
+    runtime = [str(venv / "bin/python"), "-m", "fastric", "app.handler"]
+    with Emulator(command, runtime, clean_env(**PODMAN_ENV), workdir) as rie:
         status, headers, body = rie.invoke(b'{"n": [1, 2.5, "\\u00e9"]}')
         assert (status, headers.get("x-amz-function-error")) == (200, None), body
         reply = json.loads(body)
@@ -161,7 +159,7 @@ def _differential(venvs: dict, handler: str, kinds: list[str]) -> None:
         for name in ("fastric", "awslambdaric")
     }
     invocations = [Invocation(body=json.dumps({"kind": k}).encode()) for k in kinds]
-    results = run_pair(None, handler, invocations, cwd=str(HANDLERS_DIR), clients=clients)
+    results = run_pair(None, handler, invocations, cwd=str(HANDLERS_DIR), clients=clients, env=PODMAN_ENV)
     assert_same_run(results)
     assert len(results["fastric"].requests) == 2 * len(kinds) + 1  # every invocation answered, then /next
 
