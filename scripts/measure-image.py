@@ -16,6 +16,8 @@ containers). Forms, interleaved in every round so that they share the machine's 
   image form, outside    the same wheel's python -m fastric on this host (.venv, CPython 3.11)
   layer, in container    the layer in /opt of the provided stand-in, /opt/bootstrap
   layer, outside         the layer unzipped here, its bootstrap with this host's CPython 3.11
+and, for scale, a podman run of /bin/echo in the function image (spawn -> its output: the container's
+own start-up, no Python).
 Prints a Markdown table (median and p90 in ms) to stdout.
 """
 
@@ -56,7 +58,7 @@ def spawn_to_next(command: list[str], cwd: Path, env: dict[str, str], name: str 
             first = api.snapshot()[0].t_start
         finally:
             if name is not None:
-                podman("rm", "-f", name, check=False)
+                podman("rm", "-f", "-t", "0", name, check=False)
             proc.kill()
             proc.wait()
     return (first - start) * 1000
@@ -97,7 +99,24 @@ def measure(images: dict[str, str], wheel: Path, work: Path, runs: int) -> None:
                                                               {"FASTRIC_PYTHON": base_python(), "_HANDLER": "app.handler"}),
     }  # fmt: skip
     times: dict[str, list[float]] = {k: [] for k in forms}
+    container_alone = "podman run of /bin/echo in the function image, to its output (container start alone)"
+    times[container_alone] = []
     for _ in range(runs):
+        start = time.monotonic()
+        argv = [
+            "podman",
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "/bin/echo",
+            images["function"],
+            "up",
+        ]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+            assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+            times[container_alone].append((time.monotonic() - start) * 1000)
         for label, (command, env) in forms.items():
             name = f"fastric-measure-{uuid.uuid4().hex[:8]}" if command[0] == "podman" else None
             argv = [part.replace("@NAME@", name or "") for part in command]
