@@ -96,13 +96,19 @@ PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/docker/containers.conf CONTAINERS_CONF_O
 
 ## test-wheels: wheels for CPython 3.10-3.13 (pyenv) and 3.14 (Debian testing's, in podman), each
 ## tested in a venv of its version; the sdist built by pip in a clean venv; twine check --strict
+# Two at a time (2 cores; each release build is mostly one serial LTO job): the pyenv wheels next to
+# the Debian one (own target dir, so neither waits for cargo's lock), then the per-version tests next
+# to the sdist/publish tests (whose pip build of the sdist is the other long job).
 test-wheels: install reference
 	scripts/install-podman.sh
-	source $(VENV)/bin/activate && scripts/build-wheels.sh --out dist $(PYENV_PYTHONS)
-	source $(VENV)/bin/activate && $(PODMAN_ENV) scripts/build-wheel-debian.sh --out dist testing 3.14
 	source $(VENV)/bin/activate && rm -f dist/fastric-$(VERSION).tar.gz && maturin sdist --out dist
-	source $(VENV)/bin/activate && $(PODMAN_ENV) FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python \
-		python -m pytest -q tests/test_packaging_pythons.py tests/test_packaging_publish.py
+	source $(VENV)/bin/activate && export $(PODMAN_ENV) && \
+		{ scripts/build-wheels.sh --out dist $(PYENV_PYTHONS) & a=$$!; \
+		  CARGO_TARGET_DIR=target/debian-python scripts/build-wheel-debian.sh --out dist testing 3.14 & b=$$!; \
+		  wait $$a; sa=$$?; wait $$b; sb=$$?; [ $$sa = 0 ] && [ $$sb = 0 ]; }
+	source $(VENV)/bin/activate && export $(PODMAN_ENV) FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python && \
+		{ python -m pytest -q tests/test_packaging_publish.py & a=$$!; \
+		  python -m pytest -q tests/test_packaging_pythons.py; sb=$$?; wait $$a; sa=$$?; [ $$sa = 0 ] && [ $$sb = 0 ]; }
 
 ## test-image: the Dockerfile built and run with podman on debootstrap stand-ins of AWS's base images
 test-image: install
