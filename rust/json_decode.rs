@@ -322,9 +322,16 @@ impl<'py> Parser<'_, 'py> {
         let mut all_ascii = true;
         loop {
             let run_start = self.pos;
-            let (i, ascii) = scan_string(bytes, run_start);
-            all_ascii &= ascii;
-            out.extend_from_slice(&bytes[run_start..i]);
+            // Escapes often follow each other (`\\u00e9\\u00e8`, all of a CJK string under
+            // `ensure_ascii`): skip the scan when the next byte is already a backslash.
+            let i = if bytes.get(run_start) == Some(&b'\\') {
+                run_start
+            } else {
+                let (i, ascii) = scan_string(bytes, run_start);
+                all_ascii &= ascii;
+                out.extend_from_slice(&bytes[run_start..i]);
+                i
+            };
             match bytes.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
@@ -384,17 +391,18 @@ impl<'py> Parser<'_, 'py> {
 
     fn hex4(&self, at: usize) -> Parsed<u32> {
         let digits = self.bytes.get(at..at + 4).ok_or(Fail::Decline)?;
-        let mut value = 0u32;
+        let mut v = 0u32;
+        let mut seen = 0u8;
         for &d in digits {
-            let nibble = match d {
-                b'0'..=b'9' => d - b'0',
-                b'a'..=b'f' => d - b'a' + 10,
-                b'A'..=b'F' => d - b'A' + 10,
-                _ => return Err(Fail::Decline),
-            };
-            value = (value << 4) | u32::from(nibble);
+            let nibble = HEX_VALUE[usize::from(d)];
+            seen |= nibble;
+            v = (v << 4) | u32::from(nibble & 0x0f);
         }
-        Ok(value)
+        // Every invalid digit maps to 0xff: any high bit seen means one was there.
+        if seen > 0x0f {
+            return Err(Fail::Decline);
+        }
+        Ok(v)
     }
 
     /// A dict key of up to [`CACHED_KEY_MAX`] bytes. Only valid keys are ever stored, so a hit on
@@ -495,6 +503,23 @@ impl<'py> Parser<'_, 'py> {
         }
     }
 }
+
+/// Hex digit values; 0xff for every byte that is not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// A cheap hash of a short key: its length and its first and last (up to) eight bytes.
 /// Keys that share those only evict each other from the cache; lookups compare all bytes.
