@@ -153,18 +153,54 @@ def _kinds():
 
     # (group, name, builder(seed, n), n, floor) ; floor in {None, "decode", "int", "str"}
     return [
-        ("float", "short exact (i+0.5, -i-0.25)", lambda s, n: rows(s, n, lambda v, i: v + 0.5 if i % 2 else -v - 0.25), N, None),
-        ("float", "two-decimal prices", lambda s, n: rows(s, n, lambda v, i: round((v % 100_000) / 100 + 0.01, 2)), N, None),
+        (
+            "float",
+            "short exact (i+0.5, -i-0.25)",
+            lambda s, n: rows(s, n, lambda v, i: v + 0.5 if i % 2 else -v - 0.25),
+            N,
+            None,
+        ),
+        (
+            "float",
+            "two-decimal prices",
+            lambda s, n: rows(s, n, lambda v, i: round((v % 100_000) / 100 + 0.01, 2)),
+            N,
+            None,
+        ),
         ("float", "17-digit (i/7)", lambda s, n: rows(s, n, lambda v, i: v / 7), N, None),
         ("float", "integral (float(i))", lambda s, n: rows(s, n, lambda v, i: float(v)), N, None),
         ("float", "≥ 1e16 (i*1e20)", lambda s, n: rows(s, n, lambda v, i: v * 1e20), N, None),
         ("float", "≤ 1e-5 (i*1e-7)", lambda s, n: rows(s, n, lambda v, i: v * 1e-7), N, None),
-        ("float", "subnormal (i*5e-324)", lambda s, n: rows(s, n, lambda v, i: (v % 100_000) * 5e-324), N, None),
-        ("float", "inf / -inf / nan / -0.0", lambda s, n: [float(str(special[i % 4])) for i in range(n)], N, None),
+        (
+            "float",
+            "subnormal (i*5e-324)",
+            lambda s, n: rows(s, n, lambda v, i: (v % 100_000) * 5e-324),
+            N,
+            None,
+        ),
+        (
+            "float",
+            "inf / -inf / nan / -0.0",
+            lambda s, n: [float(str(special[i % 4])) for i in range(n)],
+            N,
+            None,
+        ),
         ("Decimal", "integral", lambda s, n: rows(s, n, lambda v, i: D(v)), N, "str"),
         ("Decimal", "fractional", lambda s, n: rows(s, n, lambda v, i: D(f"{v}.{i % 100:02d}")), N, "str"),
-        ("Decimal", "exponent forms", lambda s, n: rows(s, n, lambda v, i: D(f"{v % 1000}E{i % 40 - 20}")), N, "str"),
-        ("Decimal", "-0 / NaN", lambda s, n: [D(("-0", "NaN", "-0.00", "-NaN")[i % 4]) for i in range(n)], N, "str"),
+        (
+            "Decimal",
+            "exponent forms",
+            lambda s, n: rows(s, n, lambda v, i: D(f"{v % 1000}E{i % 40 - 20}")),
+            N,
+            "str",
+        ),
+        (
+            "Decimal",
+            "-0 / NaN",
+            lambda s, n: [D(("-0", "NaN", "-0.00", "-NaN")[i % 4]) for i in range(n)],
+            N,
+            "str",
+        ),
         ("int", "small", lambda s, n: rows(s, n, lambda v, i: v % 100_000), N, None),
         ("int", "around 2**63", lambda s, n: rows(s, n, lambda v, i: 2**63 - n + i + s), N, None),
         ("int", "around 2**64", lambda s, n: rows(s, n, lambda v, i: 2**64 - n // 2 + i + s), N, "int"),
@@ -190,13 +226,31 @@ def _kinds():
         ("dict", "small (4 keys)", small_dicts, N, None),
         ("dict", "wide (32 keys)", wide, N, None),
         ("dict", "deep (8 levels)", deep, N, None),
-        ("dict", "non-str keys", lambda s, n: rows(s, n, lambda v, i: {v: 1, v + 0.5: 2, None: 3, True: 4}), N, None),
+        (
+            "dict",
+            "non-str keys",
+            lambda s, n: rows(s, n, lambda v, i: {v: 1, v + 0.5: 2, None: 3, True: 4}),
+            N,
+            None,
+        ),
         ("list", "lists of 3", lambda s, n: rows(s, n, lambda v, i: [v, v + 1, None]), N, None),
         ("list", "tuples of 3", lambda s, n: rows(s, n, lambda v, i: (v, v + 1, None)), N, None),
         ("list", "namedtuple", lambda s, n: rows(s, n, lambda v, i: Point(v, f"p{v}")), N, None),
-        ("other", "None / True / False", lambda s, n: [(None, True, False)[(i + s) % 3] for i in range(n)], N, None),
+        (
+            "other",
+            "None / True / False",
+            lambda s, n: [(None, True, False)[(i + s) % 3] for i in range(n)],
+            N,
+            None,
+        ),
         ("other", "bytes (UTF-8)", lambda s, n: [f"b{i + s}".encode() for i in range(n)], N, None),
-        ("other", "simplejson RawJSON", lambda s, n: rows(s, n, lambda v, i: RawJSON(f'{{"r": {v}}}')), N, None),
+        (
+            "other",
+            "simplejson RawJSON",
+            lambda s, n: rows(s, n, lambda v, i: RawJSON(f'{{"r": {v}}}')),
+            N,
+            None,
+        ),
         ("mixed", "nested records", mixed, N, None),
     ]
 
@@ -212,7 +266,6 @@ def _worker(quick: bool) -> dict:
 
     import simplejson
     from awslambdaric import lambda_runtime_marshaller
-
     from fastric._fastric import json_dumps, json_loads
 
     try:
@@ -315,9 +368,9 @@ def _worker(quick: bool) -> dict:
                 {
                     "name": f"{group} {name}",
                     "enc_fresh": row["modes"]["ensure_ascii"]["enc"]["fastric"],
-                    "enc_same": best(lambda v: json_dumps(v, True), lambda r: fixed),
+                    "enc_same": best(lambda v: json_dumps(v, True), lambda r, fixed=fixed: fixed),
                     "dec_fresh": row["modes"]["ensure_ascii"]["dec"]["fastric"],
-                    "dec_same": best(json_loads, lambda r: fixed_bytes),
+                    "dec_same": best(json_loads, lambda r, fixed_bytes=fixed_bytes: fixed_bytes),
                 }
             )
         print(f"codec: {group} {name}", file=sys.stderr, flush=True)
@@ -334,7 +387,9 @@ def fastric_site(fastric_python: str) -> str:
         "import fastric, os, sysconfig; "
         "print(os.path.dirname(os.path.dirname(fastric.__file__)) + os.pathsep + sysconfig.get_paths()['purelib'])"
     )
-    return subprocess.run([fastric_python, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [fastric_python, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def run(ref_python: str, fastric_python: str = sys.executable, quick: bool = False) -> dict:
@@ -379,6 +434,8 @@ def verdict(cell: dict, op: str) -> str:
 
 def markdown(fig: dict) -> str:
     """The matrix as Markdown: one table per mode, then the cache rows."""
+    if fig.get("failed"):
+        return f"Not run: {fig['failed']}.\n"
     lines = [
         f"{fig['n']:,} values of one kind in a list ({fig['n_long']:,} for 1–4 KB strings), best of "
         f"{fig['reps']}, fresh values every repetition; times in ms for the whole list. ×aws = "
@@ -389,7 +446,8 @@ def markdown(fig: dict) -> str:
     ]
     for mode, _ in MODES:
         lines += [
-            f"**Mode `{mode}`**" + (" (awslambdaric's default)" if mode == "ensure_ascii" else " (AWS_Lambda_python3.12+)"),
+            f"**Mode `{mode}`**"
+            + (" (awslambdaric's default)" if mode == "ensure_ascii" else " (AWS_Lambda_python3.12+)"),
             "",
             "| kind | same bytes | enc fastric | enc aws | enc ×aws | enc ×orjson | enc floor | enc | "
             "dec fastric | dec aws | dec ×aws | dec ×orjson | dec floor | dec |",
@@ -399,7 +457,7 @@ def markdown(fig: dict) -> str:
             cell = row["modes"].get(mode, {})
             label = f"{row['group']}: {row['name']}"
             if "skipped" in cell:
-                lines.append(f"| {label} | {cell['skipped']} |" + " |" * 12)
+                lines.append(f"| {label} | {cell['skipped']} |" + " — |" * 12)
                 continue
             e, d = cell["enc"], cell["dec"]
             lines.append(

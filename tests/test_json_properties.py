@@ -37,7 +37,7 @@ SETTINGS = settings(
 )
 
 # Runs on both sides: spec (JSON) -> the Python value.
-BUILDER = r'''
+BUILDER = r"""
 import collections, decimal, enum, struct
 
 class StrSub(str):
@@ -97,12 +97,12 @@ def build(spec):
         d = {build(k): build(v) for k, v in spec[1]}
         return DictSub(d) if kind == "dictsub" else d
     raise ValueError(kind)
-'''
+"""
 
 # The reference side: one request per line, {"op": ..., ...} -> one JSON answer per line.
 WORKER = (
     BUILDER
-    + r'''
+    + r"""
 import base64, json, os, sys
 import simplejson
 from awslambdaric import lambda_runtime_marshaller as m
@@ -133,7 +133,7 @@ for line in sys.stdin:
             out = {"err": [getattr(e, "exception_type", type(e).__name__), getattr(e, "msg", str(e))]}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
-'''
+"""
 )
 
 namespace: dict = {}
@@ -161,8 +161,12 @@ def reference():
 
 # -- value specs ---------------------------------------------------------------------------------
 
-_float_hex = st.floats(allow_nan=True, allow_infinity=True).map(lambda f: __import__("struct").pack("<d", f).hex())
-_special_floats = st.sampled_from([0.5, -3.25, 12.5, 1e16, 1e20, 3e20, 1e-5, 1e-7, 5e-324, -0.0, 73177653367606.625])
+_float_hex = st.floats(allow_nan=True, allow_infinity=True).map(
+    lambda f: __import__("struct").pack("<d", f).hex()
+)
+_special_floats = st.sampled_from(
+    [0.5, -3.25, 12.5, 1e16, 1e20, 3e20, 1e-5, 1e-7, 5e-324, -0.0, 73177653367606.625]
+)
 _float = st.one_of(_float_hex, _special_floats.map(lambda f: __import__("struct").pack("<d", f).hex()))
 _big_int = st.one_of(
     st.integers(),
@@ -286,7 +290,11 @@ def documents(draw):
     text = json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators)
     extra = draw(st.sampled_from(["", "lone", "exp", "bom", "ws"]))
     if extra == "lone":
-        text = json.dumps([text, "\\ud800 x \\udc00"]).replace("\\\\ud800", "\\ud800").replace("\\\\udc00", "\\udc00")
+        text = (
+            json.dumps([text, "\\ud800 x \\udc00"])
+            .replace("\\\\ud800", "\\ud800")
+            .replace("\\\\udc00", "\\udc00")
+        )
     elif extra == "exp":
         text = f"[{text}, 1E400, -0.0e-3, 12.5E+2, -0]"
     elif extra == "ws":
@@ -320,7 +328,9 @@ def broken_documents(draw):
     doc = draw(documents())
     how = draw(st.sampled_from(["cut", "replace", "insert", "append"]))
     at = draw(st.integers(0, max(0, len(doc) - 1)))
-    junk = draw(st.sampled_from([b"", b",", b"]", b"}", b'"', b"\\", b"\x00", b"\xff", b"\xc3", b"x", b"-", b"1e"]))
+    junk = draw(
+        st.sampled_from([b"", b",", b"]", b"}", b'"', b"\\", b"\x00", b"\xff", b"\xc3", b"x", b"-", b"1e"])
+    )
     if how == "cut":
         return doc[:at]
     if how == "replace":
