@@ -261,7 +261,7 @@ CACHE_KINDS = ("ASCII 1–64", "small (4 keys)", "nested records")
 # -- the worker (runs under the reference interpreter) -------------------------------------------
 
 
-def _worker(quick: bool) -> dict:
+def _worker(quick: bool, only: str = "") -> dict:
     import decimal
 
     import simplejson
@@ -316,6 +316,8 @@ def _worker(quick: bool) -> dict:
         return seed_counter[0]
 
     for group, name, build, n, floor in _kinds():
+        if only and only not in f"{group}: {name}":
+            continue
         n //= scale
         row = {"group": group, "name": name, "n": n, "modes": {}}
         for mode, ensure_ascii in MODES:
@@ -361,7 +363,7 @@ def _worker(quick: bool) -> dict:
                 )
             row["modes"][mode] = cell
         out["kinds"].append(row)
-        if name in CACHE_KINDS:
+        if name in CACHE_KINDS and "ensure_ascii" in row["modes"]:
             fixed = build(1, n)
             fixed_bytes = json_dumps(fixed, True)
             out["cache"].append(
@@ -392,7 +394,7 @@ def fastric_site(fastric_python: str) -> str:
     ).stdout.strip()
 
 
-def run(ref_python: str, fastric_python: str = sys.executable, quick: bool = False) -> dict:
+def run(ref_python: str, fastric_python: str = sys.executable, quick: bool = False, only: str = "") -> dict:
     """Runs the matrix under ``ref_python`` with fastric (and orjson) from ``fastric_python``'s
     site-packages; returns the results dict :func:`markdown` renders."""
     env = dict(os.environ)
@@ -400,6 +402,8 @@ def run(ref_python: str, fastric_python: str = sys.executable, quick: bool = Fal
     cmd = [ref_python, str(Path(__file__).resolve()), "--worker", "--site", fastric_site(fastric_python)]
     if quick:
         cmd.append("--quick")
+    if only:
+        cmd += ["--only", only]
     proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, env=env, text=True)
     return json.loads(proc.stdout)
 
@@ -486,15 +490,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 repetitions, a tenth of the values")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--only", default="", help="only the kinds whose 'group: name' contains this text")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--site", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         sys.path.extend(args.site.split(os.pathsep))
-        json.dump(_worker(args.quick), sys.stdout)
+        json.dump(_worker(args.quick, args.only), sys.stdout)
         return 0
     ref = os.environ.get("FASTRIC_REF_PYTHON") or str(ROOT / ".venv-ref/bin/python")
-    fig = run(ref, sys.executable, args.quick)
+    fig = run(ref, sys.executable, args.quick, args.only)
     if args.json:
         Path(args.json).write_text(json.dumps(fig, indent=1))
     print(markdown(fig))

@@ -322,7 +322,7 @@ impl<'py> Parser<'_, 'py> {
         let mut all_ascii = true;
         loop {
             let run_start = self.pos;
-            // Escapes often follow each other (`\\u00e9\\u00e8`, all of a CJK string under
+            // Escapes often follow each other (`\u00e9\u00e8`, all of a CJK string under
             // `ensure_ascii`): skip the scan when the next byte is already a backslash.
             let i = if bytes.get(run_start) == Some(&b'\\') {
                 run_start
@@ -352,6 +352,26 @@ impl<'py> Parser<'_, 'py> {
                         b'u' => {
                             let unit = self.hex4(self.pos)?;
                             self.pos += 4;
+                            // The common cases first, written directly (`ensure_ascii` documents
+                            // carry every non-ASCII character this way).
+                            if unit < 0x80 {
+                                out.push(unit as u8);
+                                continue;
+                            }
+                            if unit < 0x800 {
+                                all_ascii = false;
+                                out.extend_from_slice(&[0xc0 | (unit >> 6) as u8, 0x80 | (unit & 0x3f) as u8]);
+                                continue;
+                            }
+                            if !(0xd800..0xe000).contains(&unit) {
+                                all_ascii = false;
+                                out.extend_from_slice(&[
+                                    0xe0 | (unit >> 12) as u8,
+                                    0x80 | ((unit >> 6) & 0x3f) as u8,
+                                    0x80 | (unit & 0x3f) as u8,
+                                ]);
+                                continue;
+                            }
                             let mut cp = unit;
                             if (0xd800..0xdc00).contains(&unit)
                                 && bytes.get(self.pos) == Some(&b'\\')

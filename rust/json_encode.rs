@@ -777,14 +777,76 @@ fn encode_code_point(cp: u32, ensure_ascii: bool, buf: &mut [u8]) -> usize {
 /// Code points per stack chunk in [`write_units`]: 12 output bytes each at most.
 const CHUNK_UNITS: usize = 64;
 
+/// Two lowercase hex digits of each byte value, first digit in the low byte.
+static HEX_PAIRS: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (HEX[i >> 4] as u16) | ((HEX[i & 0xf] as u16) << 8);
+        i += 1;
+    }
+    table
+};
+
+/// `\\uXXXX` of the code unit `unit` (< 0x10000) as the low six bytes of a little-endian word.
+#[inline]
+fn u_escape_word(unit: u32) -> u64 {
+    u64::from(b'\\')
+        | (u64::from(b'u') << 8)
+        | (u64::from(HEX_PAIRS[((unit >> 8) & 0xff) as usize]) << 16)
+        | (u64::from(HEX_PAIRS[(unit & 0xff) as usize]) << 32)
+}
+
 /// Code units (Latin-1, UCS-2 or UCS-4) of a string body, encoded a chunk at a time into a stack
-/// buffer (one capacity check per chunk instead of one per byte).
+/// buffer: one capacity check per chunk, and every non-ASCII form written as one 8-byte store
+/// (the buffer has 8 bytes of slack; the cursor advances by the form's real length).
 fn write_units<T: Copy + Into<u32>>(units: &[T], ensure_ascii: bool, out: &mut Vec<u8>) {
-    let mut buf = [0u8; CHUNK_UNITS * 12];
+    let mut buf = [0u8; CHUNK_UNITS * 12 + 8];
     for chunk in units.chunks(CHUNK_UNITS) {
         let mut n = 0;
         for &unit in chunk {
-            n += encode_code_point(unit.into(), ensure_ascii, &mut buf[n..]);
+            let cp: u32 = unit.into();
+            if cp < 0x7f {
+                let b = cp as u8;
+                if b >= 0x20 && b != b'"' && b != b'\\' {
+                    buf[n] = b;
+                    n += 1;
+                } else {
+                    n += ascii_escape(b, &mut buf[n..]);
+                }
+            } else if ensure_ascii {
+                if cp < 0x10000 {
+                    buf[n..n + 8].copy_from_slice(&u_escape_word(cp).to_le_bytes());
+                    n += 6;
+                } else {
+                    let v = cp - 0x10000;
+                    buf[n..n + 8].copy_from_slice(&u_escape_word(0xd800 | (v >> 10)).to_le_bytes());
+                    buf[n + 6..n + 14].copy_from_slice(&u_escape_word(0xdc00 | (v & 0x3ff)).to_le_bytes());
+                    n += 12;
+                }
+            } else if cp < 0x80 {
+                buf[n] = cp as u8; // DEL
+                n += 1;
+            } else if cp < 0x800 {
+                buf[n] = 0xc0 | (cp >> 6) as u8;
+                buf[n + 1] = 0x80 | (cp & 0x3f) as u8;
+                n += 2;
+            } else if (0xd800..0xe000).contains(&cp) {
+                // A lone surrogate: escaped (see the module doc).
+                buf[n..n + 8].copy_from_slice(&u_escape_word(cp).to_le_bytes());
+                n += 6;
+            } else if cp < 0x10000 {
+                buf[n] = 0xe0 | (cp >> 12) as u8;
+                buf[n + 1] = 0x80 | ((cp >> 6) & 0x3f) as u8;
+                buf[n + 2] = 0x80 | (cp & 0x3f) as u8;
+                n += 3;
+            } else {
+                buf[n] = 0xf0 | (cp >> 18) as u8;
+                buf[n + 1] = 0x80 | ((cp >> 12) & 0x3f) as u8;
+                buf[n + 2] = 0x80 | ((cp >> 6) & 0x3f) as u8;
+                buf[n + 3] = 0x80 | (cp & 0x3f) as u8;
+                n += 4;
+            }
         }
         out.extend_from_slice(&buf[..n]);
     }
