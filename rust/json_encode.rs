@@ -797,78 +797,111 @@ fn u_escape_word(unit: u32) -> u64 {
         | (u64::from(HEX_PAIRS[(unit & 0xff) as usize]) << 32)
 }
 
+/// The JSON form of each ASCII byte as a little-endian word and its length: the byte itself,
+/// or its escape (`\\"`, `\\n`, `\\u001f`, and `\\u007f`, used only with `ensure_ascii`).
+static ASCII_FORMS: [(u64, u8); 128] = {
+    let mut table = [(0u64, 1u8); 128];
+    let mut b = 0;
+    while b < 128 {
+        let short = match b as u8 {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            _ => 0,
+        };
+        table[b] = if short != 0 {
+            ((b'\\' as u64) | ((short as u64) << 8), 2)
+        } else if b < 0x20 || b == 0x7f {
+            let word = (b'\\' as u64)
+                | ((b'u' as u64) << 8)
+                | ((b'0' as u64) << 16)
+                | ((b'0' as u64) << 24)
+                | ((HEX[b >> 4] as u64) << 32)
+                | ((HEX[b & 0xf] as u64) << 40);
+            (word, 6)
+        } else {
+            (b as u64, 1)
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The raw UTF-8 form (`ensure_ascii=False`) of a code point ≥ 0x7f as a little-endian word and
+/// its length; lone surrogates as `\\udXXX` (see the module doc).
+#[inline]
+fn utf8_form(cp: u32) -> (u64, usize) {
+    if cp < 0x80 {
+        (u64::from(cp), 1)
+    } else if cp < 0x800 {
+        (u64::from(0xc0 | (cp >> 6)) | (u64::from(0x80 | (cp & 0x3f)) << 8), 2)
+    } else if (0xd800..0xe000).contains(&cp) {
+        (u_escape_word(cp), 6)
+    } else if cp < 0x10000 {
+        (
+            u64::from(0xe0 | (cp >> 12))
+                | (u64::from(0x80 | ((cp >> 6) & 0x3f)) << 8)
+                | (u64::from(0x80 | (cp & 0x3f)) << 16),
+            3,
+        )
+    } else {
+        (
+            u64::from(0xf0 | (cp >> 18))
+                | (u64::from(0x80 | ((cp >> 12) & 0x3f)) << 8)
+                | (u64::from(0x80 | ((cp >> 6) & 0x3f)) << 16)
+                | (u64::from(0x80 | (cp & 0x3f)) << 24),
+            4,
+        )
+    }
+}
+
 /// Code units (Latin-1, UCS-2 or UCS-4) of a string body, encoded a chunk at a time into a stack
-/// buffer: one capacity check per chunk, and every non-ASCII form written as one 8-byte store
-/// (the buffer has 8 bytes of slack; the cursor advances by the form's real length).
+/// buffer: one capacity check per chunk, and every form written as one 8-byte store (the buffer
+/// has slack; the cursor advances by the form's real length).
 fn write_units<T: Copy + Into<u32>>(units: &[T], ensure_ascii: bool, out: &mut Vec<u8>) {
     let mut buf = [0u8; CHUNK_UNITS * 12 + 8];
     for chunk in units.chunks(CHUNK_UNITS) {
         let mut n = 0;
         for &unit in chunk {
             let cp: u32 = unit.into();
-            if cp < 0x7f {
-                let b = cp as u8;
-                if b >= 0x20 && b != b'"' && b != b'\\' {
-                    buf[n] = b;
-                    n += 1;
-                } else {
-                    n += ascii_escape(b, &mut buf[n..]);
-                }
-            } else if ensure_ascii {
-                if cp < 0x10000 {
-                    buf[n..n + 8].copy_from_slice(&u_escape_word(cp).to_le_bytes());
-                    n += 6;
-                } else {
-                    let v = cp - 0x10000;
-                    buf[n..n + 8].copy_from_slice(&u_escape_word(0xd800 | (v >> 10)).to_le_bytes());
-                    buf[n + 6..n + 14].copy_from_slice(&u_escape_word(0xdc00 | (v & 0x3ff)).to_le_bytes());
-                    n += 12;
-                }
-            } else if cp < 0x80 {
-                buf[n] = cp as u8; // DEL
-                n += 1;
-            } else if cp < 0x800 {
-                buf[n] = 0xc0 | (cp >> 6) as u8;
-                buf[n + 1] = 0x80 | (cp & 0x3f) as u8;
-                n += 2;
-            } else if (0xd800..0xe000).contains(&cp) {
-                // A lone surrogate: escaped (see the module doc).
-                buf[n..n + 8].copy_from_slice(&u_escape_word(cp).to_le_bytes());
-                n += 6;
+            let (word, len) = if cp < 0x7f {
+                let (word, len) = ASCII_FORMS[cp as usize];
+                (word, usize::from(len))
+            } else if !ensure_ascii {
+                utf8_form(cp)
             } else if cp < 0x10000 {
-                buf[n] = 0xe0 | (cp >> 12) as u8;
-                buf[n + 1] = 0x80 | ((cp >> 6) & 0x3f) as u8;
-                buf[n + 2] = 0x80 | (cp & 0x3f) as u8;
-                n += 3;
+                (u_escape_word(cp), 6)
             } else {
-                buf[n] = 0xf0 | (cp >> 18) as u8;
-                buf[n + 1] = 0x80 | ((cp >> 12) & 0x3f) as u8;
-                buf[n + 2] = 0x80 | ((cp >> 6) & 0x3f) as u8;
-                buf[n + 3] = 0x80 | (cp & 0x3f) as u8;
-                n += 4;
-            }
+                let v = cp - 0x10000;
+                buf[n..n + 8].copy_from_slice(&u_escape_word(0xd800 | (v >> 10)).to_le_bytes());
+                n += 6;
+                (u_escape_word(0xdc00 | (v & 0x3ff)), 6)
+            };
+            buf[n..n + 8].copy_from_slice(&word.to_le_bytes());
+            n += len;
         }
         out.extend_from_slice(&buf[..n]);
     }
 }
 
-/// A Latin-1 (one byte per code point) string body: the vector scan over ASCII runs until the
-/// first non-ASCII character, then [`write_units`] for the rest.
+/// A Latin-1 (one byte per code point) string body: the vector scan over plain ASCII runs, and
+/// [`write_units`] for the next 32 code points from each byte it stops at (escapes and non-ASCII
+/// text come in clusters; short runs are cheaper one by one than by another scan).
 fn write_latin1_body(units: &[u8], ensure_ascii: bool, out: &mut Vec<u8>) {
     let mut start = 0;
     loop {
         let i = scan_plain(units, start, true);
         out.extend_from_slice(&units[start..i]);
-        let Some(&b) = units.get(i) else {
-            return;
-        };
-        if b < 0x7f {
-            write_ascii_escape(b, out);
-            start = i + 1;
-        } else {
-            write_units(&units[i..], ensure_ascii, out);
+        if i >= units.len() {
             return;
         }
+        let end = (i + 32).min(units.len());
+        write_units(&units[i..end], ensure_ascii, out);
+        start = end;
     }
 }
 
