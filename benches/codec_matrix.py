@@ -445,7 +445,9 @@ def markdown(fig: dict) -> str:
         f"{fig['reps']}, fresh values every repetition; times in ms for the whole list. ×aws = "
         "awslambdaric's time / fastric's (higher is better), ×orjson = orjson's / fastric's; "
         "floor = CPython's own conversion of the same values (see benches/codec_matrix.py); "
-        "status: goal ≥ 3×, must ≥ 2× (or ≤ 1.2× the floor).",
+        "status: goal ≥ 3×, must ≥ 2× (or ≤ 1.2× the floor). Decode is — where awslambdaric itself "
+        "cannot decode what it wrote (`NaN`/`Infinity`: simplejson 4.3's `loads` rejects them, a "
+        "`Runtime.UnmarshalError`).",
         "",
     ]
     for mode, _ in MODES:
