@@ -713,10 +713,9 @@ fn write_ascii_escape(b: u8, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf[..n]);
 }
 
-/// Writes the escape of ASCII `b` at the start of `buf`; returns its length (2 or 6).
-#[inline]
-fn ascii_escape(b: u8, buf: &mut [u8]) -> usize {
-    let short = match b {
+/// The letter of the two-character escape of `b` (`n` for a newline, `"` for a quote…), 0 if it has none.
+const fn short_escape(b: u8) -> u8 {
+    match b {
         b'"' => b'"',
         b'\\' => b'\\',
         b'\n' => b'n',
@@ -724,8 +723,17 @@ fn ascii_escape(b: u8, buf: &mut [u8]) -> usize {
         b'\t' => b't',
         0x08 => b'b',
         0x0c => b'f',
-        _ => return u_escape(u32::from(b), buf),
-    };
+        _ => 0,
+    }
+}
+
+/// Writes the escape of ASCII `b` at the start of `buf`; returns its length (2 or 6).
+#[inline]
+fn ascii_escape(b: u8, buf: &mut [u8]) -> usize {
+    let short = short_escape(b);
+    if short == 0 {
+        return u_escape(u32::from(b), buf);
+    }
     buf[0] = b'\\';
     buf[1] = short;
     2
@@ -803,16 +811,7 @@ static ASCII_FORMS: [(u64, u8); 128] = {
     let mut table = [(0u64, 1u8); 128];
     let mut b = 0;
     while b < 128 {
-        let short = match b as u8 {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0c => b'f',
-            _ => 0,
-        };
+        let short = short_escape(b as u8);
         table[b] = if short != 0 {
             ((b'\\' as u64) | ((short as u64) << 8), 2)
         } else if b < 0x20 || b == 0x7f {

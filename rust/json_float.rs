@@ -122,17 +122,12 @@ fn decimal_len(mut v: u64) -> usize {
     n
 }
 
-/// The exact decimal expansion of a finite positive `value` as `(D, e)` with value = D × 10^e and
-/// D not a multiple of 10, when D has at most 19 digits; `None` when it has more (then no
-/// shortest repr of at most 17 digits can be halfway between two candidates). With value =
-/// m × 2^k, m odd: for k < 0, D = m × 5^−k and e = k; for k ≥ 0, D = (m / 5^z) × 2^(k − z) and e = z,
-/// z being how many factors 10 the integer has.
-fn exact_digits(value: f64) -> Option<(u64, i32)> {
-    const LIMIT: u128 = 10_000_000_000_000_000_000;
+/// `(m, e)` with `value` = m × 2^e and m odd, for a finite nonzero `value` (`None` for zero).
+fn odd_mantissa(value: f64) -> Option<(u64, i32)> {
     let bits = value.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
-    let (mut mantissa, mut exp2) = if biased == 0 {
+    let (mantissa, exp2) = if biased == 0 {
         (fraction, -1074)
     } else {
         (fraction | (1u64 << 52), biased - 1075)
@@ -141,8 +136,17 @@ fn exact_digits(value: f64) -> Option<(u64, i32)> {
         return None;
     }
     let zeros = mantissa.trailing_zeros();
-    mantissa >>= zeros;
-    exp2 += zeros as i32;
+    Some((mantissa >> zeros, exp2 + zeros as i32))
+}
+
+/// The exact decimal expansion of a finite positive `value` as `(D, e)` with value = D × 10^e and
+/// D not a multiple of 10, when D has at most 19 digits; `None` when it has more (then no
+/// shortest repr of at most 17 digits can be halfway between two candidates). With value =
+/// m × 2^k, m odd: for k < 0, D = m × 5^−k and e = k; for k ≥ 0, D = (m / 5^z) × 2^(k − z) and e = z,
+/// z being how many factors 10 the integer has.
+fn exact_digits(value: f64) -> Option<(u64, i32)> {
+    const LIMIT: u128 = 10_000_000_000_000_000_000;
+    let (mut mantissa, exp2) = odd_mantissa(value)?;
     if exp2 < 0 {
         // 5^28 > 10^19: more factors of 5 cannot fit.
         let k = exp2.unsigned_abs();
@@ -319,20 +323,9 @@ mod tests {
     /// scaled, so it has `⌊log10(m) + (-e)·log10 5⌋ + 1` digits; for `e ≥ 0` the value is an integer,
     /// and below 2^53 every integer is a float, so its shortest repr is exact and no tie exists.
     fn tie_possible(value: f64) -> bool {
-        let bits = value.to_bits();
-        let biased = ((bits >> 52) & 0x7ff) as i32;
-        let fraction = bits & ((1u64 << 52) - 1);
-        let (mut mantissa, mut exp2) = if biased == 0 {
-            (fraction, -1074)
-        } else {
-            (fraction | (1u64 << 52), biased - 1075)
-        };
-        if mantissa == 0 {
+        let Some((mantissa, exp2)) = super::odd_mantissa(value) else {
             return false;
-        }
-        let zeros = mantissa.trailing_zeros();
-        mantissa >>= zeros;
-        exp2 += zeros as i32;
+        };
         let mantissa_bits = 64 - mantissa.leading_zeros() as i32;
         if exp2 >= 0 {
             return mantissa_bits + exp2 > 53;
@@ -347,6 +340,8 @@ mod tests {
     /// Halfway candidates (x.5, x.25, x.125 … at every magnitude where ties occur, and random bit
     /// patterns): the integer tie check agrees with the formatted reference.
     #[test]
+    // Rounding the random integers to floats is the point: any float will do.
+    #[allow(clippy::cast_precision_loss)]
     fn tie_check_matches_reference() {
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = || {
