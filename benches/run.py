@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import sentry_invoke
 import stats
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
@@ -1073,7 +1074,9 @@ def parse_args(argv):
         "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
     )
     ap.add_argument(
-        "--figures", default="cold,invoke,payload,logging,memory,rie,codec", help="subset of figures to run"
+        "--figures",
+        default="cold,invoke,payload,logging,memory,rie,sentry,codec",
+        help="subset of figures to run",
     )
     ap.add_argument(
         "--server-wait",
@@ -1130,6 +1133,7 @@ def main(argv=None) -> int:
         ("logging", bench.logging),
         ("memory", bench.memory),
         ("rie", bench.emulator),
+        ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
         ("codec", bench.codec),
     ]
     for key, fn in steps:
@@ -1145,7 +1149,7 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(bench.results, chart))
+    out.write_text(report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 

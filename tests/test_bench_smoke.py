@@ -58,6 +58,7 @@ def test_report_has_every_table(quick_run):
         "## 5. Memory",
         "## 7. JSON codec, kind by kind (in process)",
         "## Method",
+        "## Per-invoke with Sentry's AwsLambdaIntegration",
     ):
         assert heading in text
     assert "> **Quick mode**" in text
@@ -73,7 +74,19 @@ def test_results_json_is_complete(quick_run):
     out, _ = quick_run
     res = json.loads((out / "results.json").read_text())
     figs = res["figures"]
-    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory", "emulator", "codec"}
+    assert set(figs) == {
+        "cold_start",
+        "per_invoke",
+        "payloads",
+        "logging",
+        "memory",
+        "emulator",
+        "sentry_invoke",
+        "codec",
+    }
+    sentry = figs["sentry_invoke"]["rows"]
+    assert sentry["awslambdaric+sentry"]["rtt_us"]["n"] == figs["sentry_invoke"]["invocations"]
+    assert sentry["fastric+sentry"]["failed"] is None or isinstance(sentry["fastric+sentry"]["failed"], str)
     sys.path.insert(0, str(ROOT / "benches"))
     import payloads
 
