@@ -39,6 +39,7 @@ import payloads
 import report
 import sentry_invoke
 import stats
+import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
 REF_CANDIDATES = [ROOT / ".venv-ref/bin/python"]
@@ -1075,7 +1076,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,codec",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1134,6 +1135,12 @@ def main(argv=None) -> int:
         ("memory", bench.memory),
         ("rie", bench.emulator),
         ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
+        (
+            "stream",
+            lambda: bench.results["figures"].update(
+                streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
+            ),
+        ),
         ("codec", bench.codec),
     ]
     for key, fn in steps:
@@ -1149,7 +1156,11 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results))
+    out.write_text(
+        report.markdown(bench.results, chart)
+        + sentry_invoke.markdown(bench.results)
+        + streaming_bench.markdown(bench.results["figures"].get("streaming"))
+    )
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 
