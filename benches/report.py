@@ -18,7 +18,7 @@ python -m pytest benches --benchmark-enable   # the micro-benchmarks (below)
 
 Options: `--clients fastric,awslambdaric,awslambdaric-thread` (a client that cannot start is reported
 as failed), `--fastric-python PATH`, `--ref-python PATH`, `--invocations N`, `--cold-starts N`,
-`--figures cold,invoke,payload,logging,memory,rie,codec`, `--server-wait spin|block`, `--no-pin`, `--no-floor`,
+`--figures cold,invoke,payload,logging,memory,rie,sentry,stream,codec`, `--server-wait spin|block`, `--no-pin`, `--no-floor`,
 `--no-chart`. The full run
 takes a few minutes on 2 vCPUs (budget: 10 minutes); `--quick` takes seconds and its numbers are noise.
 The command is architecture-neutral (x86_64, aarch64): it needs Linux (`/proc`), `cc` and `cat`.
