@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_REF := $(VENV_REF)/.ref-installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench clean
+.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench clean test-wheels test-image
 
 $(STAMP_DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,13 @@ stubtest: install
 test-rust: $(STAMP_DEPS)
 	source $(VENV)/bin/activate && PYO3_PYTHON=$$(pwd)/$(PY) cargo test --locked
 
+# the per-version wheel and image modules run in their own targets (test-wheels, test-image)
 test-python: install reference
-	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python -m pytest -q tests
+	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python -m pytest -q tests \
+		$(foreach m,$(OWN_TARGET_TESTS),--ignore=$(m))
 
 ## test: everything CI runs
-test: lint test-rust stubtest test-python
+test: lint test-rust stubtest test-python test-wheels test-image
 
 ## demo: the sample handler served by the built-in emulator, invoked once per sample event
 demo: install
@@ -81,3 +83,34 @@ wheel-arm64: $(STAMP_DEPS)
 ## layer: the Lambda layer zip (bootstrap, exec wrapper, python/fastric) from the wheels in dist/
 layer: wheel
 	source $(VENV)/bin/activate && scripts/build-layer.sh
+
+# Every wheel with its own Python, the sdist, and the container image (docs/DEPLOY.md, "What is
+# verified where"). The cp311 wheel is the one `make install` built; podman comes from Debian's
+# packages (scripts/install-podman.sh); debootstrap root filesystems are cached in ~/.cache/fastric.
+OWN_TARGET_TESTS := tests/test_packaging_pythons.py tests/test_packaging_publish.py tests/test_image.py
+VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VENV_PYTHON_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PYENV_PYTHONS = $(foreach v,$(filter-out $(VENV_PYTHON_VERSION),3.10 3.11 3.12 3.13),\
+	$(lastword $(wildcard $(HOME)/.pyenv/versions/$(v).*/bin/python$(v))))
+PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/docker/containers.conf CONTAINERS_CONF_OVERRIDE=$(CURDIR)/docker/containers.conf
+
+## test-wheels: wheels for CPython 3.10-3.13 (pyenv) and 3.14 (Debian testing's, in podman), each
+## tested in a venv of its version; the sdist built by pip in a clean venv; twine check --strict
+# Two at a time (2 cores; each release build is mostly one serial LTO job): the pyenv wheels next to
+# the Debian one (own target dir, so neither waits for cargo's lock), then the per-version tests next
+# to the sdist/publish tests (whose pip build of the sdist is the other long job).
+test-wheels: install reference
+	scripts/install-podman.sh
+	source $(VENV)/bin/activate && rm -f dist/fastric-$(VERSION).tar.gz && maturin sdist --out dist
+	source $(VENV)/bin/activate && export $(PODMAN_ENV) && \
+		{ scripts/build-wheels.sh --out dist $(PYENV_PYTHONS) & a=$$!; \
+		  CARGO_TARGET_DIR=target/debian-python scripts/build-wheel-debian.sh --out dist testing 3.14 & b=$$!; \
+		  wait $$a; sa=$$?; wait $$b; sb=$$?; [ $$sa = 0 ] && [ $$sb = 0 ]; }
+	source $(VENV)/bin/activate && export $(PODMAN_ENV) FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python && \
+		{ python -m pytest -q tests/test_packaging_publish.py & a=$$!; \
+		  python -m pytest -q tests/test_packaging_pythons.py; sb=$$?; wait $$a; sa=$$?; [ $$sa = 0 ] && [ $$sb = 0 ]; }
+
+## test-image: the Dockerfile built and run with podman on debootstrap stand-ins of AWS's base images
+test-image: install
+	scripts/install-podman.sh
+	source $(VENV)/bin/activate && $(PODMAN_ENV) python -m pytest -q tests/test_image.py
