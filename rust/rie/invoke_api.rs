@@ -8,6 +8,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::json_check::{self, Kind};
 use super::report;
 use super::runtime_api_server::json_response;
 use super::sandbox::{error_detail, Body, Emulator, InvokeRequest, Outcome};
@@ -18,6 +19,20 @@ const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
 
+/// Longest `X-Amz-Client-Context` the Invoke API accepts, in base64 characters ("up to 3,583 bytes
+/// of base64-encoded data", API reference `Invoke`, `ClientContext`).
+pub(crate) const MAX_CLIENT_CONTEXT: usize = 3583;
+
+/// Sets `X-Amzn-RequestId` (the service sends it on every answer, errors included).
+fn with_request_id(mut response: Response<Body>, request_id: &str) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    response
+}
+
+/// An Invoke API error answer: `{"Type":"User","message":…}` with `X-Amzn-ErrorType` and a fresh
+/// `X-Amzn-RequestId`.
 fn service_error(status: StatusCode, error_type: &'static str, message: &str) -> Response<Body> {
     let mut response = json_response(
         status,
@@ -26,7 +41,44 @@ fn service_error(status: StatusCode, error_type: &'static str, message: &str) ->
     response
         .headers_mut()
         .insert(ERROR_TYPE, HeaderValue::from_static(error_type));
-    response
+    with_request_id(response, &report::uuid_v4())
+}
+
+fn invalid_content(message: &str) -> Response<Body> {
+    service_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", message)
+}
+
+/// `X-Amz-Client-Context` checked as the service checks it (at most [`MAX_CLIENT_CONTEXT`]
+/// base64 characters, base64, a JSON object) and decoded for `Lambda-Runtime-Client-Context`;
+/// `Err` is the 400 answer naming the rule that failed.
+fn client_context(encoded: &HeaderValue) -> Result<HeaderValue, Response<Body>> {
+    const RULE: &str = "Client context must be a valid Base64-encoded JSON object.";
+    let encoded = encoded.as_bytes();
+    if encoded.len() > MAX_CLIENT_CONTEXT {
+        return Err(invalid_content(&format!(
+            "Client context must be at most {MAX_CLIENT_CONTEXT} bytes of Base64-encoded data; got {} bytes.",
+            encoded.len()
+        )));
+    }
+    let Some(decoded) = crate::b64::decode_standard(encoded) else {
+        return Err(invalid_content(RULE));
+    };
+    match json_check::check(&decoded) {
+        Ok(Kind::Object) => {}
+        Ok(kind) => {
+            return Err(invalid_content(&format!(
+                "{RULE} The decoded client context is {}, not an object.",
+                kind.article_name()
+            )))
+        }
+        Err(e) => {
+            return Err(invalid_content(&format!(
+                "{RULE} The decoded client context is not JSON: {e}."
+            )))
+        }
+    }
+    // A JSON object without raw control characters is a valid header value.
+    HeaderValue::from_bytes(&decoded).map_err(|_| invalid_content(RULE))
 }
 
 fn parse_path(path: &str) -> Option<&str> {
@@ -87,13 +139,10 @@ fn outcome_response(emu: &Emulator, request_id: &str, outcome: &Outcome) -> Resp
     if function_error {
         headers.insert(FUNCTION_ERROR, HeaderValue::from_static("Unhandled"));
     }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID, v);
-    }
     if let Ok(v) = HeaderValue::from_str(&emu.cfg.function_version) {
         headers.insert(EXECUTED_VERSION, v);
     }
-    response
+    with_request_id(response, request_id)
 }
 
 /// Routes one request to the invoke endpoint.
@@ -128,18 +177,10 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
             );
         }
     };
-    let client_context = match headers.get("x-amz-client-context") {
+    let client_context = match headers.get("x-amz-client-context").map(client_context) {
         None => None,
-        Some(v) => match crate::b64::decode_standard(v.as_bytes()).and_then(|d| HeaderValue::from_bytes(&d).ok()) {
-            Some(decoded) => Some(decoded),
-            None => {
-                return service_error(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidRequestContentException",
-                    "Client context must be a valid Base64-encoded JSON object.",
-                )
-            }
-        },
+        Some(Ok(decoded)) => Some(decoded),
+        Some(Err(response)) => return response,
     };
     let trace_id = headers
         .get("x-amzn-trace-id")
@@ -149,11 +190,7 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
     let cognito_identity = headers.get("x-amz-cognito-identity").cloned();
 
     let Ok(read) = read_body(body, MAX_REQUEST_PAYLOAD).await else {
-        return service_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            "Could not read the request body",
-        );
+        return invalid_content("Could not read the request body");
     };
     if read.too_large {
         return service_error(
@@ -172,10 +209,18 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
             ),
         );
     }
+    // An empty body is passed on as it is (docs/RIE.md); anything else must be JSON.
+    if !read.bytes.is_empty() {
+        if let Err(e) = json_check::check(&read.bytes) {
+            return invalid_content(&format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            ));
+        }
+    }
     if invocation_type == b"DryRun" {
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::NO_CONTENT;
-        return response;
+        return with_request_id(response, &report::uuid_v4());
     }
     let request_id = report::uuid_v4();
     let invoke = InvokeRequest {
@@ -195,10 +240,7 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
         });
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::ACCEPTED;
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID, v);
-        }
-        return response;
+        return with_request_id(response, &request_id);
     }
     let finished = emu.invoke(invoke).await;
     let response = outcome_response(emu, &request_id, &finished.completion.outcome);

@@ -6,6 +6,7 @@
 
 mod cli;
 mod invoke_api;
+mod json_check;
 mod process;
 mod report;
 mod runtime_api_server;
