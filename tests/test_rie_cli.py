@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -57,3 +59,18 @@ def test_no_command_falls_back_to_python_m_fastric(rie_factory):  # noqa: F811
     assert any(expected in line for line in rie.stderr)
     r = run([])
     assert r.returncode == 2 and b"no COMMAND" in r.stderr
+
+
+def test_known_options_are_read_after_the_command(rie_factory):  # noqa: F811
+    """As aws-lambda-rie: its own options count anywhere; the runtime's (`-x`) and everything after `--`
+    are passed on untouched."""
+    sleep = shutil.which("sleep") or "/bin/sleep"
+    rie = rie_factory(
+        [sleep, "1000", "--log-level", "debug", "-x", "--eager-init", "--", "--handler", "h"],
+    )
+    expected = f'[fastric-rie] debug: exec ["{sleep}", "1000", "-x", "--handler", "h"] (pid '
+    deadline = time.monotonic() + 10
+    while not any(line.startswith(expected) for line in rie.stderr) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (line,) = [line for line in rie.stderr if line.startswith(expected)]
+    assert re.fullmatch(re.escape(expected) + r'\d+, handler Some\("h"\)\)\n', line)

@@ -110,8 +110,9 @@ fn usage_error(message: &str) -> CliExit {
 /// Parses `argv` (with `argv[0]` the program name) and `env`.
 ///
 /// `python` is the interpreter for the `-m fastric` fallback; `exists` tells whether a bootstrap
-/// path is an executable file (injected for tests). Options stop at the first non-option
-/// argument or at `--`, so `fastric-rie python -m awslambdaric app.handler` needs no `--`.
+/// path is an executable file (injected for tests). Known options are read anywhere before `--`,
+/// also after COMMAND has started (as aws-lambda-rie reads them); other arguments from the first
+/// non-option one on form COMMAND, so `fastric-rie python -m awslambdaric app.handler` needs no `--`.
 #[allow(clippy::too_many_lines)] // one flat option loop reads best
 pub(crate) fn parse(
     argv: &[String],
@@ -129,15 +130,22 @@ pub(crate) fn parse(
     let mut keep_runtime_on_timeout = false;
     let mut handler_option: Option<String> = None;
 
+    // Known options are read wherever they stand, as aws-lambda-rie (go-flags) reads them; the first
+    // other argument starts COMMAND, whose own options (`-m`, `-c`, ...) pass through; everything after
+    // `--` is COMMAND's, untouched. `-h`/`--help`/`--version` count only before COMMAND.
+    let mut command_args: Vec<String> = Vec::new();
     let mut index = 1;
     while index < argv.len() {
         let arg = argv[index].as_str();
         if arg == "--" {
-            index += 1;
+            command_args.extend_from_slice(&argv[index + 1..]);
             break;
         }
+        let in_command = !command_args.is_empty();
         if !arg.starts_with('-') || arg == "-" {
-            break;
+            command_args.push(arg.to_owned());
+            index += 1;
+            continue;
         }
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
@@ -153,13 +161,13 @@ pub(crate) fn parse(
                 .ok_or_else(|| usage_error(&format!("option {what} needs a value")))
         };
         match name {
-            "-h" | "--help" => {
+            "-h" | "--help" if !in_command => {
                 return Err(CliExit {
                     code: 0,
                     message: USAGE.to_owned(),
                 })
             }
-            "--version" => {
+            "--version" if !in_command => {
                 return Err(CliExit {
                     code: 0,
                     message: format!("fastric-rie {}\n", env!("CARGO_PKG_VERSION")),
@@ -182,6 +190,7 @@ pub(crate) fn parse(
                         .to_owned(),
                 })
             }
+            _ if in_command => command_args.push(arg.to_owned()),
             _ => return Err(usage_error(&format!("unknown option {name}"))),
         }
         index += 1;
@@ -195,7 +204,6 @@ pub(crate) fn parse(
         });
     }
 
-    let command_args: Vec<String> = argv[index.min(argv.len())..].to_vec();
     let env_handler = env
         .get("AWS_LAMBDA_FUNCTION_HANDLER")
         .or_else(|| env.get("_HANDLER"))
@@ -352,6 +360,42 @@ mod tests {
         let cfg = run(&[], &[("AWS_LAMBDA_FUNCTION_HANDLER", "a.b")], None).unwrap();
         assert_eq!(cfg.command, ["/usr/bin/python3", "-m", "fastric", "a.b"]);
         assert_eq!(run(&[], &[], None).unwrap_err().code, 2);
+    }
+
+    #[test]
+    fn known_options_anywhere_rest_after_double_dash() {
+        let cfg = run(
+            &[
+                "python",
+                "-m",
+                "awslambdaric",
+                "app.handler",
+                "--runtime-interface-emulator-address",
+                "0.0.0.0:8081",
+                "--log-level=debug",
+                "-X",
+                "--help",
+            ],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.invoke_address, "0.0.0.0:8081");
+        assert_eq!(cfg.log_level, LogLevel::Debug);
+        assert_eq!(cfg.command, ["python", "-m", "awslambdaric", "app.handler", "-X", "--help"]);
+        assert_eq!(cfg.handler.as_deref(), Some("--help"));
+        let cfg = run(
+            &["--eager-init", "--", "python", "app.py", "--runtime-api-address", "x:1"],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.runtime_api_address, "127.0.0.1:9001");
+        assert_eq!(cfg.command, ["python", "app.py", "--runtime-api-address", "x:1"]);
+        let cfg = run(&["x", "--", "--eager-init"], &[], None).unwrap();
+        assert!(!cfg.eager_init);
+        assert_eq!(cfg.command, ["x", "--eager-init"]);
+        assert_eq!(run(&["x", "--handler"], &[], None).unwrap_err().code, 2);
     }
 
     #[test]
