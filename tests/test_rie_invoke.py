@@ -180,6 +180,25 @@ def test_crash_then_reinit(rie_factory, runtime, app_dir, action, detail):  # no
     r = post(rie, {})
     assert r.status_code == 200 and r.json()["pid"] != pid
     assert rie.wait_stdout(rf"^RequestId: {rid} Error: Runtime exited with error: {detail}\n")
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
+    assert re.fullmatch(
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB\tStatus: error\tError Type: Runtime.ExitError\n",
+        report,
+    )
+
+
+def test_first_invoke_timeout_reports_the_memory_used(rie_factory, runtime, app_dir):  # noqa: F811
+    rie = start(rie_factory, runtime, app_dir, env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1"})
+    r = post(rie, {"action": "sleep", "seconds": 30})
+    rid = r.headers["x-amzn-requestid"]
+    assert r.headers["x-amz-function-error"] == "Unhandled"
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
+    assert re.fullmatch(
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB\tInit Duration: \d+\.\d\d ms\tStatus: timeout\n",
+        report,
+    )
 
 
 def test_init_error_then_reinit(rie_factory, runtime, app_dir):  # noqa: F811
@@ -234,7 +253,13 @@ def test_response_too_large(rie_factory, runtime, app_dir):  # noqa: F811
         b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
         b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}'
     )
-    assert post(rie, {}).status_code == 200
+    # awslambdaric exits after the 413 on its response, possibly after this invoke arrived: the invoke is
+    # served (by a fresh runtime then), never charged for the dead one.
+    r = post(rie, {})
+    assert r.status_code == 200 and "x-amz-function-error" not in r.headers
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {r.headers['x-amzn-requestid']}\t")
+    assert "Status:" not in report
+    assert not [line for line in rie.stdout if "Runtime.ExitError" in line]
 
 
 def test_event_and_dry_run(rie_factory, runtime, app_dir):  # noqa: F811

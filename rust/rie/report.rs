@@ -16,9 +16,14 @@ pub(crate) fn set_log_level(level: LogLevel) {
     LOG_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// Whether [`diag`] prints at `level` (to skip formatting a message nobody will see).
+pub(crate) fn enabled(level: LogLevel) -> bool {
+    level as u8 <= LOG_LEVEL.load(Ordering::Relaxed)
+}
+
 /// Prints one `[fastric-rie] <level>: <message>` line on stderr when `level` is enabled.
 pub(crate) fn diag(level: LogLevel, message: &str) {
-    if level as u8 <= LOG_LEVEL.load(Ordering::Relaxed) {
+    if enabled(level) {
         let name = match level {
             LogLevel::Error => "error",
             LogLevel::Warn => "warn",

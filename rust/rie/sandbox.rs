@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,9 +22,13 @@ use super::cli::{Config, LogLevel};
 use super::process;
 use super::report::{self, diag, ReportFigures, ReportStatus};
 
-/// How long a `/proc` memory reading is reused for `REPORT` lines of the same runtime: reading
-/// `VmHWM` of the process tree costs tens of µs, too much to pay on every invoke of a burst.
+/// How often the runtime's process tree is sampled for `Max Memory Used` while it runs: reading
+/// `VmHWM` of the tree costs tens of µs, too much to pay on every invoke of a burst, so a timer task
+/// per runtime reads it (and once at the end of its init, and before a kill).
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Peak memory of one runtime's process tree seen so far, kB (0 before the first sample).
+type PeakMemory = Arc<AtomicU64>;
 
 /// Response body type of both servers.
 pub(crate) type Body = Full<Bytes>;
@@ -114,6 +119,8 @@ pub(crate) struct Completion {
     pub(crate) delivered_at: Option<Instant>,
     /// Spawn → first `/next` (or → `/init/error`), on the first invocation of an init only.
     pub(crate) init_duration: Option<Duration>,
+    /// The peak memory of the runtime that ran (or failed to start) the invocation.
+    pub(crate) memory: Option<PeakMemory>,
 }
 
 /// One invocation as accepted by the invoke endpoint.
@@ -133,7 +140,6 @@ pub(crate) struct Finished {
     started: Instant,
     ended: Instant,
     stop: Option<(ProcRef, Duration)>,
-    pid: Option<u32>,
     _queue: OwnedMutexGuard<()>,
 }
 
@@ -175,6 +181,7 @@ struct ProcRef {
 struct RuntimeProc {
     handle: ProcRef,
     spawned_at: Instant,
+    peak_kb: PeakMemory,
 }
 
 struct Pending {
@@ -187,6 +194,7 @@ struct Active {
     invocation_id: String,
     delivered_at: Instant,
     init_duration: Option<Duration>,
+    memory: Option<PeakMemory>,
     tx: oneshot::Sender<Completion>,
 }
 
@@ -205,6 +213,10 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    fn memory(&self) -> Option<PeakMemory> {
+        self.runtime.as_ref().map(|r| r.peak_kb.clone())
+    }
+
     fn reset_after_stop(&mut self) {
         self.runtime = None;
         self.phase = Phase::Started;
@@ -227,8 +239,6 @@ pub(crate) struct Emulator {
     arn: HeaderValue,
     queue: Arc<tokio::sync::Mutex<()>>,
     state: Mutex<Sandbox>,
-    /// (pid, when read, kB) of the last `/proc` reading, reused for [`MEMORY_SAMPLE_INTERVAL`].
-    memory: Mutex<(u32, Instant, u64)>,
 }
 
 impl Emulator {
@@ -251,7 +261,6 @@ impl Emulator {
                 init_error: None,
                 init_duration: None,
             }),
-            memory: Mutex::new((0, Instant::now(), 0)),
         })
     }
 
@@ -280,11 +289,14 @@ impl Emulator {
         let handle = ProcRef {
             generation: st.generation,
             pid,
-            exited: rx,
+            exited: rx.clone(),
         };
+        let peak_kb = PeakMemory::default();
+        tokio::spawn(sample_memory(pid, peak_kb.clone(), rx.clone()));
         st.runtime = Some(RuntimeProc {
             handle,
             spawned_at: Instant::now(),
+            peak_kb,
         });
         st.phase = Phase::Started;
         st.timed_out = None;
@@ -327,15 +339,22 @@ impl Emulator {
                     ),
                 );
                 let spawned_at = st.runtime.as_ref().map(|r| r.spawned_at);
+                let memory = st.memory();
+                // A runtime that finished its init and then exited (after answering, say) never saw the
+                // invocation waiting for it: that one is not charged for the dead process but handed to a
+                // fresh one, as the service does. A crash during init fails the waiting invocation.
+                let initialized = !matches!(st.phase, Phase::Started | Phase::InitError);
                 let target = if let Some(a) = st.active.take() {
-                    Some((a.tx, Some(a.delivered_at), a.init_duration))
+                    Some((a.tx, Some(a.delivered_at), a.init_duration, a.memory))
+                } else if st.pending.is_some() && initialized && st.init_error.is_none() {
+                    None
                 } else if let Some(p) = st.pending.take() {
                     let init = st.init_duration.take().or_else(|| spawned_at.map(|s| s.elapsed()));
-                    Some((p.tx, None, init))
+                    Some((p.tx, None, init, memory))
                 } else {
                     None
                 };
-                if let Some((tx, delivered_at, init_duration)) = target {
+                if let Some((tx, delivered_at, init_duration, memory)) = target {
                     let outcome = match st.init_error.take() {
                         Some(body) => Outcome::InitError { body },
                         None => Outcome::Exited { description },
@@ -344,9 +363,27 @@ impl Emulator {
                         outcome,
                         delivered_at,
                         init_duration,
+                        memory,
                     });
                 }
                 st.reset_after_stop();
+                if st.pending.is_some() {
+                    diag(LogLevel::Info, "starting a fresh runtime for the invocation that was waiting");
+                    if let Err(message) = self.spawn_locked(&mut st) {
+                        diag(LogLevel::Error, &message);
+                        if let Some(p) = st.pending.take() {
+                            let _ = p.tx.send(Completion {
+                                outcome: Outcome::Failure {
+                                    error_type: "Runtime.InvalidEntrypoint",
+                                    message,
+                                },
+                                delivered_at: None,
+                                init_duration: None,
+                                memory: None,
+                            });
+                        }
+                    }
+                }
             }
         }
         let _ = tx.send(true);
@@ -386,7 +423,6 @@ impl Emulator {
         let started = Instant::now();
         let request_id = request.request_id.clone();
         let (tx, mut rx) = oneshot::channel();
-        let mut pid = None;
         {
             let mut st = self.lock();
             if let Some(body) = st.init_error.take() {
@@ -395,13 +431,13 @@ impl Emulator {
                     outcome: Outcome::InitError { body },
                     delivered_at: None,
                     init_duration: st.init_duration.take(),
+                    memory: st.memory(),
                 };
                 return Finished {
                     completion,
                     started,
                     ended: Instant::now(),
                     stop,
-                    pid,
                     _queue: queue,
                 };
             }
@@ -415,18 +451,17 @@ impl Emulator {
                         },
                         delivered_at: None,
                         init_duration: None,
+                        memory: None,
                     };
                     return Finished {
                         completion,
                         started,
                         ended: Instant::now(),
                         stop: None,
-                        pid,
                         _queue: queue,
                     };
                 }
             }
-            pid = st.runtime.as_ref().map(|r| r.handle.pid);
             let pending = Pending { request, tx };
             match st.parked_next.take() {
                 Some(next) if !next.is_closed() => {
@@ -438,7 +473,15 @@ impl Emulator {
                         );
                     }
                 }
-                _ => st.pending = Some(pending),
+                _ => {
+                    if report::enabled(LogLevel::Debug) {
+                        diag(
+                            LogLevel::Debug,
+                            &format!("invocation {request_id} waits for the runtime's /next"),
+                        );
+                    }
+                    st.pending = Some(pending);
+                }
             }
         }
         let mut wake = Instant::now() + self.cfg.timeout;
@@ -446,7 +489,7 @@ impl Emulator {
             tokio::select! {
                 biased;
                 result = &mut rx => {
-                    return self.finished(result.unwrap_or_else(|_| lost()), started, pid, queue);
+                    return self.finished(result.unwrap_or_else(|_| lost()), started, queue);
                 }
                 () = tokio::time::sleep_until(wake.into()) => match self.check_timeout(&request_id) {
                     TimerCheck::Later(at) => wake = at,
@@ -456,7 +499,6 @@ impl Emulator {
                             started,
                             ended: Instant::now(),
                             stop: killed.map(|p| (p, Duration::ZERO)),
-                            pid,
                             _queue: queue,
                         };
                     }
@@ -470,7 +512,6 @@ impl Emulator {
         &self,
         completion: Completion,
         started: Instant,
-        pid: Option<u32>,
         queue: OwnedMutexGuard<()>,
     ) -> Finished {
         let stop = if matches!(completion.outcome, Outcome::InitError { .. }) {
@@ -483,7 +524,6 @@ impl Emulator {
             started,
             ended: Instant::now(),
             stop,
-            pid,
             _queue: queue,
         }
     }
@@ -505,6 +545,7 @@ impl Emulator {
                 outcome: Outcome::Timeout,
                 delivered_at: Some(active.delivered_at),
                 init_duration: active.init_duration,
+                memory: active.memory,
             };
             st.timed_out = Some((active.request_id, active.invocation_id));
             let killed = if self.cfg.keep_runtime_on_timeout {
@@ -522,6 +563,7 @@ impl Emulator {
                 outcome: Outcome::Timeout,
                 delivered_at: None,
                 init_duration,
+                memory: st.memory(),
             };
             return TimerCheck::Fired(completion, Self::kill_locked(&mut st));
         }
@@ -530,6 +572,7 @@ impl Emulator {
 
     fn kill_locked(st: &mut Sandbox) -> Option<ProcRef> {
         let runtime = st.runtime.take()?;
+        sample_now(runtime.handle.pid, &runtime.peak_kb);
         process::signal_group(runtime.handle.pid as i32, Signal::SIGKILL);
         st.reset_after_stop();
         Some(runtime.handle)
@@ -581,7 +624,7 @@ impl Emulator {
             || (finished.ended - finished.started).saturating_sub(c.init_duration.unwrap_or(Duration::ZERO)),
             |d| finished.ended.saturating_duration_since(d),
         );
-        let memory_kb = self.max_memory_kb(finished.pid);
+        let memory_kb = c.memory.as_ref().map_or(0, |m| m.load(Ordering::Relaxed));
         let status = match &c.outcome {
             Outcome::Response { .. } => ReportStatus::Success,
             Outcome::Timeout => ReportStatus::Timeout,
@@ -600,20 +643,6 @@ impl Emulator {
             self.ensure_stopped(handle, grace).await;
         }
         drop(finished);
-    }
-
-    /// Peak memory of the runtime's process tree in kB, sampled at most every
-    /// [`MEMORY_SAMPLE_INTERVAL`]; the last reading when the runtime is gone.
-    fn max_memory_kb(&self, pid: Option<u32>) -> u64 {
-        let mut cache = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(pid) = pid else { return cache.2 };
-        if cache.0 == pid && cache.1.elapsed() < MEMORY_SAMPLE_INTERVAL {
-            return cache.2;
-        }
-        if let Some(kb) = process::max_memory_kb(pid) {
-            *cache = (pid, Instant::now(), kb);
-        }
-        cache.2
     }
 
     /// Builds the `/next` answer for `pending` and marks it running. Prints `START`.
@@ -649,6 +678,7 @@ impl Emulator {
             invocation_id,
             delivered_at: Instant::now(),
             init_duration: st.init_duration.take(),
+            memory: st.memory(),
             tx,
         });
         response
@@ -663,6 +693,10 @@ impl Emulator {
                 Phase::Started => {
                     st.init_duration = st.runtime.as_ref().map(|r| r.spawned_at.elapsed());
                     st.phase = Phase::Ready;
+                    // The init's own memory, before the first invocation can end (or crash).
+                    if let Some(r) = &st.runtime {
+                        sample_now(r.handle.pid, &r.peak_kb);
+                    }
                 }
                 Phase::Ready => {
                     if st.parked_next.as_ref().is_some_and(|t| !t.is_closed()) {
@@ -740,6 +774,7 @@ impl Emulator {
             outcome,
             delivered_at: Some(active.delivered_at),
             init_duration: active.init_duration,
+            memory: active.memory,
         });
         result
     }
@@ -761,6 +796,7 @@ impl Emulator {
                 outcome: Outcome::InitError { body },
                 delivered_at: None,
                 init_duration,
+                memory: st.memory(),
             });
         } else {
             st.init_error = Some(body);
@@ -794,6 +830,25 @@ fn lost() -> Completion {
         },
         delivered_at: None,
         init_duration: None,
+        memory: None,
+    }
+}
+
+/// Reads the peak memory of `pid`'s process tree into `peak` (kept when higher).
+fn sample_now(pid: u32, peak: &AtomicU64) {
+    if let Some(kb) = process::max_memory_kb(pid) {
+        peak.fetch_max(kb, Ordering::Relaxed);
+    }
+}
+
+/// Samples the runtime's tree every [`MEMORY_SAMPLE_INTERVAL`] until it exits.
+async fn sample_memory(pid: u32, peak: PeakMemory, mut exited: watch::Receiver<bool>) {
+    loop {
+        sample_now(pid, &peak);
+        tokio::select! {
+            _ = exited.wait_for(|e| *e) => return,
+            () = tokio::time::sleep(MEMORY_SAMPLE_INTERVAL) => {}
+        }
     }
 }
 
