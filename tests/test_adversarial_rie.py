@@ -138,15 +138,23 @@ def test_malformed_invoke_requests_get_the_service_errors(fastric_rie) -> None:
     for bad, message in (
         ("%%%", rule),
         ("a", rule),
-        (b64(b'{"a": "line\nbreak"}'), f"{rule} The decoded client context is not JSON: unescaped control "
-         "character 0x0a in a string at offset 11."),
-        (b64(b"not json"), f"{rule} The decoded client context is not JSON: unexpected 'n' at offset 0, "
-         "expected a JSON value."),
+        (
+            b64(b'{"a": "line\nbreak"}'),
+            f"{rule} The decoded client context is not JSON: unescaped control "
+            "character 0x0a in a string at offset 11.",
+        ),
+        (
+            b64(b"not json"),
+            f"{rule} The decoded client context is not JSON: unexpected 'n' at offset 0, "
+            "expected a JSON value.",
+        ),
         (b64(b'["custom"]'), f"{rule} The decoded client context is an array, not an object."),
         (b64(b'"s"'), f"{rule} The decoded client context is a string, not an object."),
         # The encoded length counts: 3,584 characters of valid base64 of a JSON object are one too many.
-        (b64(b'{"c":"' + b"x" * 2679 + b'"}'), "Client context must be at most 3583 bytes of Base64-encoded "
-         "data; got 3584 bytes."),
+        (
+            b64(b'{"c":"' + b"x" * 2679 + b'"}'),
+            "Client context must be at most 3583 bytes of Base64-encoded data; got 3584 bytes.",
+        ),
     ):
         r = invoke(rie, {}, headers={"X-Amz-Client-Context": bad})
         assert (r.status_code, r.headers["x-amzn-errortype"]) == (400, "InvalidRequestContentException"), bad

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from fastric.rie import native_executable
 from test_rie_fixtures import rie_factory  # noqa: F401
 
 
@@ -52,7 +53,10 @@ def test_no_command_falls_back_to_python_m_fastric(rie_factory):  # noqa: F811
     if any(os.path.exists(p) for p in ("/var/task/bootstrap", "/opt/bootstrap", "/var/runtime/bootstrap")):
         return
     rie = rie_factory(["--log-level", "debug", "--eager-init", "--handler", "app.handler"])
-    expected = f'exec ["{sys.executable}", "-m", "fastric", "app.handler"]'
+    # The native executable takes the interpreter next to it (this environment's); in process, this one.
+    native = native_executable()
+    python = os.path.join(os.path.dirname(native), "python3") if native else sys.executable
+    expected = f'exec ["{python}", "-m", "fastric", "app.handler"]'
     deadline = time.monotonic() + 10
     while not any(expected in line for line in rie.stderr) and time.monotonic() < deadline:
         time.sleep(0.02)

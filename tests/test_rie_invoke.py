@@ -51,6 +51,10 @@ def handler(event, context):
             "group": context.log_group_name,
             "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 300000,
         }
+    elif action == "print":
+        print(event["text"])
+        sys.stderr.write(event.get("err", ""))
+        sys.stderr.flush()
     elif action == "touch":
         with open(event["path"], "w") as f:
             f.write(context.aws_request_id)
@@ -355,3 +359,64 @@ def test_runtime_env(rie_factory, app_dir):  # noqa: F811
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Functions"
     assert re.match(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$", env["AWS_LAMBDA_LOG_STREAM_NAME"])
     assert env["OUT"] == str(out)
+
+
+def test_log_type_tail_returns_the_invocation_log(rie_factory, runtime, app_dir):  # noqa: F811
+    """``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is base64 of the invocation's log (START … REPORT,
+    the runtime's stdout and stderr between them), its last 4 KB; the emulator still prints all of it."""
+    rie = start(rie_factory, runtime, app_dir)
+    assert "x-amz-log-result" not in post(rie, {}).headers
+    r = post(
+        rie,
+        {"action": "print", "text": "hello from the handler", "err": "on stderr\n"},
+        headers={"X-Amz-Log-Type": "Tail"},
+    )
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"]).decode()
+    assert re.fullmatch(
+        rf"START RequestId: {rid} Version: \$LATEST\n"
+        r"(hello from the handler\non stderr\n|on stderr\nhello from the handler\n)"
+        rf"END RequestId: {rid}\n"
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB\n",
+        log,
+    ), log
+    assert "hello from the handler\n" in rie.stdout and "on stderr\n" in rie.stderr
+    assert rie.stdout.index("hello from the handler\n") < rie.stdout.index(f"END RequestId: {rid}\n")
+
+    # More than 4 KB: the last 4,096 bytes, ending with REPORT.
+    r = post(
+        rie,
+        {"action": "print", "text": "\n".join(f"line {i:05d}" for i in range(1000))},
+        headers={"X-Amz-Log-Type": "Tail"},
+    )
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"])
+    assert len(log) == 4096
+    report = [line for line in rie.stdout if line.startswith(f"REPORT RequestId: {rid}\t")]
+    assert log.endswith(f"line 00999\nEND RequestId: {rid}\n{report[0]}".encode())
+    # Event ignores Tail; other values are refused.
+    r = post(rie, {}, headers={"X-Amz-Log-Type": "Tail", "X-Amz-Invocation-Type": "Event"})
+    assert r.status_code == 202 and "x-amz-log-result" not in r.headers
+    r = post(rie, {}, headers={"X-Amz-Log-Type": "All"})
+    assert (r.status_code, r.headers["x-amzn-errortype"]) == (400, "ValidationException")
+    assert r.content == (
+        b'{"Type":"User","message":"1 validation error detected: Value \'All\' at \'logType\' failed to satisfy '
+        b'constraint: Member must satisfy enum value set: [Tail, None]"}'
+    )
+
+
+def test_log_tail_of_a_crash(rie_factory, runtime, app_dir):  # noqa: F811
+    rie = start(rie_factory, runtime, app_dir)
+    post(rie, {})
+    r = post(rie, {"action": "exit", "code": 3}, headers={"X-Amz-Log-Type": "Tail"})
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"]).decode()
+    assert re.fullmatch(
+        rf"START RequestId: {rid} Version: \$LATEST\n"
+        rf"RequestId: {rid} Error: Runtime exited with error: exit status 3\nRuntime.ExitError\n"
+        rf"END RequestId: {rid}\n"
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB\tStatus: error\tError Type: Runtime.ExitError\n",
+        log,
+    ), log

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
-import signal
-import json
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path

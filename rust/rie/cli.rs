@@ -382,7 +382,10 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.invoke_address, "0.0.0.0:8081");
         assert_eq!(cfg.log_level, LogLevel::Debug);
-        assert_eq!(cfg.command, ["python", "-m", "awslambdaric", "app.handler", "-X", "--help"]);
+        assert_eq!(
+            cfg.command,
+            ["python", "-m", "awslambdaric", "app.handler", "-X", "--help"]
+        );
         assert_eq!(cfg.handler.as_deref(), Some("--help"));
         let cfg = run(
             &["--eager-init", "--", "python", "app.py", "--runtime-api-address", "x:1"],

@@ -18,6 +18,7 @@ const FUNCTION_ERROR: HeaderName = HeaderName::from_static("x-amz-function-error
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
+const LOG_RESULT: HeaderName = HeaderName::from_static("x-amz-log-result");
 
 /// Longest `X-Amz-Client-Context` the Invoke API accepts, in base64 characters ("up to 3,583 bytes
 /// of base64-encoded data", API reference `Invoke`, `ClientContext`).
@@ -50,35 +51,29 @@ fn invalid_content(message: &str) -> Response<Body> {
 
 /// `X-Amz-Client-Context` checked as the service checks it (at most [`MAX_CLIENT_CONTEXT`]
 /// base64 characters, base64, a JSON object) and decoded for `Lambda-Runtime-Client-Context`;
-/// `Err` is the 400 answer naming the rule that failed.
-fn client_context(encoded: &HeaderValue) -> Result<HeaderValue, Response<Body>> {
+/// `Err` is the message of the 400 answer, naming the rule that failed.
+fn client_context(encoded: &HeaderValue) -> Result<HeaderValue, String> {
     const RULE: &str = "Client context must be a valid Base64-encoded JSON object.";
     let encoded = encoded.as_bytes();
     if encoded.len() > MAX_CLIENT_CONTEXT {
-        return Err(invalid_content(&format!(
+        return Err(format!(
             "Client context must be at most {MAX_CLIENT_CONTEXT} bytes of Base64-encoded data; got {} bytes.",
             encoded.len()
-        )));
+        ));
     }
-    let Some(decoded) = crate::b64::decode_standard(encoded) else {
-        return Err(invalid_content(RULE));
-    };
+    let decoded = crate::b64::decode_standard(encoded).ok_or_else(|| RULE.to_owned())?;
     match json_check::check(&decoded) {
         Ok(Kind::Object) => {}
         Ok(kind) => {
-            return Err(invalid_content(&format!(
+            return Err(format!(
                 "{RULE} The decoded client context is {}, not an object.",
                 kind.article_name()
-            )))
+            ))
         }
-        Err(e) => {
-            return Err(invalid_content(&format!(
-                "{RULE} The decoded client context is not JSON: {e}."
-            )))
-        }
+        Err(e) => return Err(format!("{RULE} The decoded client context is not JSON: {e}.")),
     }
     // A JSON object without raw control characters is a valid header value.
-    HeaderValue::from_bytes(&decoded).map_err(|_| invalid_content(RULE))
+    HeaderValue::from_bytes(&decoded).map_err(|_| RULE.to_owned())
 }
 
 fn parse_path(path: &str) -> Option<&str> {
@@ -177,10 +172,27 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
             );
         }
     };
+    // `Tail` returns the invocation's log in `X-Amz-Log-Result` (synchronous invocations only, as the
+    // service: an `Event` ignores it).
+    let tail = match headers.get("x-amz-log-type").map(HeaderValue::as_bytes) {
+        None | Some(b"None") => false,
+        Some(b"Tail") => invocation_type == b"RequestResponse",
+        Some(other) => {
+            return service_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                &format!(
+                    "1 validation error detected: Value '{}' at 'logType' failed to satisfy constraint: \
+                     Member must satisfy enum value set: [Tail, None]",
+                    String::from_utf8_lossy(other)
+                ),
+            );
+        }
+    };
     let client_context = match headers.get("x-amz-client-context").map(client_context) {
         None => None,
         Some(Ok(decoded)) => Some(decoded),
-        Some(Err(response)) => return response,
+        Some(Err(message)) => return invalid_content(&message),
     };
     let trace_id = headers
         .get("x-amzn-trace-id")
@@ -230,6 +242,7 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
         client_context,
         cognito_identity,
         tenant_id,
+        tail,
     };
     if invocation_type == b"Event" {
         let emu = emu.clone();
@@ -243,8 +256,17 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
         return with_request_id(response, &request_id);
     }
     let finished = emu.invoke(invoke).await;
-    let response = outcome_response(emu, &request_id, &finished.completion.outcome);
-    tokio::spawn(emu.clone().finish(request_id, finished));
+    let mut response = outcome_response(emu, &request_id, &finished.completion.outcome);
+    if tail {
+        // The log ends with REPORT, so it is printed before the answer (otherwise after it).
+        let log = emu.close_log(&request_id, &finished).unwrap_or_default();
+        if let Ok(v) = HeaderValue::from_str(&crate::b64::encode_standard(&log)) {
+            response.headers_mut().insert(LOG_RESULT, v);
+        }
+        tokio::spawn(emu.clone().release(finished));
+    } else {
+        tokio::spawn(emu.clone().finish(request_id, finished));
+    }
     response
 }
 

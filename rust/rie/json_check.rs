@@ -268,7 +268,10 @@ mod tests {
     fn valid_documents() {
         for (text, kind) in [
             (&b"{}"[..], Kind::Object),
-            (b" {\"a\": [1, -2.5e+3, true, null, \"x\\u00e9\\n\"], \"b\": {}} ", Kind::Object),
+            (
+                b" {\"a\": [1, -2.5e+3, true, null, \"x\\u00e9\\n\"], \"b\": {}} ",
+                Kind::Object,
+            ),
             (b"[]", Kind::Array),
             (b"[[[]]]", Kind::Array),
             (b"\"caf\xc3\xa9\"", Kind::String),
@@ -303,12 +306,18 @@ mod tests {
             check(b"{} x"),
             Err("unexpected 'x' at offset 3, expected the end of input after the JSON value".to_owned())
         );
-        assert_eq!(check(b"\"\xff\""), Err("invalid UTF-8 in a string at offset 1".to_owned()));
+        assert_eq!(
+            check(b"\"\xff\""),
+            Err("invalid UTF-8 in a string at offset 1".to_owned())
+        );
         assert_eq!(
             check(b"01"),
             Err("unexpected '1' at offset 1, expected the end of input after the JSON value".to_owned())
         );
-        assert_eq!(check(b"[1."), Err("unexpected end of input at offset 3, expected a digit after the decimal point".to_owned()));
+        assert_eq!(
+            check(b"[1."),
+            Err("unexpected end of input at offset 3, expected a digit after the decimal point".to_owned())
+        );
         assert!(check(b"[").is_err());
         assert!(check(b"{\"a\"").is_err());
     }

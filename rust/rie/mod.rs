@@ -3,10 +3,15 @@
 //! Serves the Lambda Invoke API on `--runtime-interface-emulator-address` and the Runtime API
 //! on `--runtime-api-address`, and runs the runtime process. Follows aws-lambda-rie v1.30 and
 //! the Lambda service where they differ; `docs/RIE.md` lists the differences.
+//!
+//! The module uses no Python: it is compiled into the extension module (`rie_main`) and, on its
+//! own with `../b64.rs`, into the native `fastric-rie` executable (`rust/rie_bin`), which must not
+//! link libpython.
 
 mod cli;
 mod invoke_api;
 mod json_check;
+mod output;
 mod process;
 mod report;
 mod runtime_api_server;
@@ -22,7 +27,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use pyo3::prelude::*;
 
 use cli::LogLevel;
 use report::diag;
@@ -147,8 +151,14 @@ where
     }
 }
 
-/// Runs the emulator until SIGTERM/SIGINT; returns the process exit code.
-fn run(argv: &[String], python: &str) -> i32 {
+/// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) until SIGTERM/SIGINT and
+/// returns its exit code.
+///
+/// `python` is the interpreter for the `python -m fastric HANDLER` fallback. Signals are handled
+/// here: the runtime's process group gets SIGTERM, 2 s, then SIGKILL; exit code 0. Usage errors
+/// print to stderr and return 2; `--help` returns 0. Used by the native `fastric-rie` executable
+/// (`rust/rie_bin`) and by `fastric._fastric.rie_main`.
+pub fn run(argv: &[String], python: &str) -> i32 {
     let env: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -236,20 +246,4 @@ fn run(argv: &[String], python: &str) -> i32 {
         emu.shutdown().await;
         0
     })
-}
-
-/// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) and returns its exit code.
-///
-/// `python_executable` is the interpreter for the `python -m fastric HANDLER` fallback
-/// (default: `sys.executable`). Serves until SIGTERM or SIGINT (handled in Rust: the runtime's
-/// process group gets SIGTERM, 2 s, then SIGKILL; exit code 0). Usage errors print to stderr
-/// and return 2; `--help` returns 0. The GIL is released while serving.
-#[pyfunction]
-#[pyo3(signature = (argv, python_executable=None))]
-pub fn rie_main(py: Python<'_>, argv: Vec<String>, python_executable: Option<String>) -> PyResult<i32> {
-    let python = match python_executable {
-        Some(p) => p,
-        None => py.import("sys")?.getattr("executable")?.extract::<String>()?,
-    };
-    Ok(py.detach(move || run(&argv, &python)))
 }

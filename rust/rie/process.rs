@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use super::cli::Config;
 
 /// Starts the runtime in its own process group (pgid = its pid), with stdin closed and
-/// stdout/stderr inherited, and the Lambda environment on top of the emulator's own
+/// stdout/stderr each a pipe (read by `output.rs`, which writes it on to the emulator's own), and the Lambda environment on top of the emulator's own
 /// (aws-lambda-rie forwards every variable too).
 pub(crate) fn spawn(cfg: &Config, runtime_api: SocketAddr) -> std::io::Result<tokio::process::Child> {
     let mut command = std::process::Command::new(&cfg.command[0]);
@@ -18,6 +18,8 @@ pub(crate) fn spawn(cfg: &Config, runtime_api: SocketAddr) -> std::io::Result<to
         .args(&cfg.command[1..])
         .process_group(0)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &cfg.function_name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", &cfg.function_version)

@@ -41,9 +41,11 @@ pub(crate) fn stdout_lines(text: &str) {
     let _ = out.flush();
 }
 
-/// `START RequestId: <id> Version: <version>`.
-pub(crate) fn start_line(request_id: &str, version: &str) {
-    stdout_lines(&format!("START RequestId: {request_id} Version: {version}\n"));
+/// Prints `START RequestId: <id> Version: <version>` and returns the line.
+pub(crate) fn start_line(request_id: &str, version: &str) -> String {
+    let line = format!("START RequestId: {request_id} Version: {version}\n");
+    stdout_lines(&line);
+    line
 }
 
 /// What ended an invocation, for the `Status:` field Lambda adds to `REPORT` on failures.

@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::{oneshot, watch, OwnedMutexGuard};
 
 use super::cli::{Config, LogLevel};
+use super::output::{OutputPipe, Stream, TailLog};
 use super::process;
 use super::report::{self, diag, ReportFigures, ReportStatus};
 
@@ -131,6 +132,8 @@ pub(crate) struct InvokeRequest {
     pub(crate) client_context: Option<HeaderValue>,
     pub(crate) cognito_identity: Option<HeaderValue>,
     pub(crate) tenant_id: Option<HeaderValue>,
+    /// `X-Amz-Log-Type: Tail`: keep the invocation's log for `X-Amz-Log-Result`.
+    pub(crate) tail: bool,
 }
 
 /// A finished invocation still holding its place in the queue until its `END`/`REPORT` lines
@@ -140,6 +143,7 @@ pub(crate) struct Finished {
     started: Instant,
     ended: Instant,
     stop: Option<(ProcRef, Duration)>,
+    tail: bool,
     _queue: OwnedMutexGuard<()>,
 }
 
@@ -182,6 +186,8 @@ struct RuntimeProc {
     handle: ProcRef,
     spawned_at: Instant,
     peak_kb: PeakMemory,
+    /// The read ends of the runtime's stdout and stderr.
+    output: Vec<Arc<OutputPipe>>,
 }
 
 struct Pending {
@@ -210,11 +216,26 @@ struct Sandbox {
     /// An `/init/error` document posted while no invocation waited (eager init).
     init_error: Option<Bytes>,
     init_duration: Option<Duration>,
+    /// The log of the running invocation when it asked for `X-Amz-Log-Type: Tail`.
+    tail_log: Option<TailLog>,
 }
 
 impl Sandbox {
     fn memory(&self) -> Option<PeakMemory> {
         self.runtime.as_ref().map(|r| r.peak_kb.clone())
+    }
+
+    /// Forwards (and captures for `Tail`) whatever the runtime's pipes hold now.
+    fn drain_output(&mut self) {
+        let Some(runtime) = &self.runtime else { return };
+        let pipes = runtime.output.clone();
+        for pipe in pipes {
+            pipe.drain(&mut |bytes| {
+                if let Some(log) = &mut self.tail_log {
+                    log.push(bytes);
+                }
+            });
+        }
     }
 
     fn reset_after_stop(&mut self) {
@@ -260,6 +281,7 @@ impl Emulator {
                 timed_out: None,
                 init_error: None,
                 init_duration: None,
+                tail_log: None,
             }),
         })
     }
@@ -279,8 +301,23 @@ impl Emulator {
     }
 
     fn spawn_locked(self: &Arc<Self>, st: &mut Sandbox) -> Result<(), String> {
-        let child = process::spawn(&self.cfg, self.runtime_api)
+        let mut child = process::spawn(&self.cfg, self.runtime_api)
             .map_err(|e| format!("fork/exec {}: {e}", self.cfg.command[0]))?;
+        let pipes = [
+            child.stdout.take().map(|p| (p.into_owned_fd(), Stream::Stdout)),
+            child.stderr.take().map(|p| (p.into_owned_fd(), Stream::Stderr)),
+        ];
+        let mut output = Vec::with_capacity(2);
+        for (fd, stream) in pipes.into_iter().flatten() {
+            match fd.and_then(|fd| OutputPipe::new(fd, stream)) {
+                Ok(pipe) => {
+                    let pipe = Arc::new(pipe);
+                    tokio::spawn(self.clone().pump(pipe.clone()));
+                    output.push(pipe);
+                }
+                Err(e) => diag(LogLevel::Warn, &format!("cannot read the runtime's {stream:?}: {e}")),
+            }
+        }
         let Some(pid) = child.id() else {
             return Err(format!("fork/exec {}: no process id", self.cfg.command[0]));
         };
@@ -297,6 +334,7 @@ impl Emulator {
             handle,
             spawned_at: Instant::now(),
             peak_kb,
+            output,
         });
         st.phase = Phase::Started;
         st.timed_out = None;
@@ -310,6 +348,21 @@ impl Emulator {
         );
         tokio::spawn(self.clone().watch_exit(st.generation, pid, child, tx));
         Ok(())
+    }
+
+    /// Forwards one of the runtime's pipes whenever it is readable, until every writer closed it.
+    async fn pump(self: Arc<Self>, pipe: Arc<OutputPipe>) {
+        while pipe.readable().await {
+            let mut st = self.lock();
+            let open = pipe.drain(&mut |bytes| {
+                if let Some(log) = &mut st.tail_log {
+                    log.push(bytes);
+                }
+            });
+            if !open {
+                return;
+            }
+        }
     }
 
     async fn watch_exit(
@@ -331,6 +384,8 @@ impl Emulator {
         {
             let mut st = self.lock();
             if st.runtime.as_ref().is_some_and(|r| r.handle.generation == generation) {
+                // What it wrote last (a traceback) comes before the invocation's END/REPORT.
+                st.drain_output();
                 diag(
                     LogLevel::Info,
                     &format!(
@@ -368,7 +423,10 @@ impl Emulator {
                 }
                 st.reset_after_stop();
                 if st.pending.is_some() {
-                    diag(LogLevel::Info, "starting a fresh runtime for the invocation that was waiting");
+                    diag(
+                        LogLevel::Info,
+                        "starting a fresh runtime for the invocation that was waiting",
+                    );
                     if let Err(message) = self.spawn_locked(&mut st) {
                         diag(LogLevel::Error, &message);
                         if let Some(p) = st.pending.take() {
@@ -422,6 +480,7 @@ impl Emulator {
         let queue = self.queue.clone().lock_owned().await;
         let started = Instant::now();
         let request_id = request.request_id.clone();
+        let tail = request.tail;
         let (tx, mut rx) = oneshot::channel();
         {
             let mut st = self.lock();
@@ -438,6 +497,7 @@ impl Emulator {
                     started,
                     ended: Instant::now(),
                     stop,
+                    tail,
                     _queue: queue,
                 };
             }
@@ -458,6 +518,7 @@ impl Emulator {
                         started,
                         ended: Instant::now(),
                         stop: None,
+                        tail,
                         _queue: queue,
                     };
                 }
@@ -489,7 +550,7 @@ impl Emulator {
             tokio::select! {
                 biased;
                 result = &mut rx => {
-                    return self.finished(result.unwrap_or_else(|_| lost()), started, queue);
+                    return self.finished(result.unwrap_or_else(|_| lost()), started, tail, queue);
                 }
                 () = tokio::time::sleep_until(wake.into()) => match self.check_timeout(&request_id) {
                     TimerCheck::Later(at) => wake = at,
@@ -499,6 +560,7 @@ impl Emulator {
                             started,
                             ended: Instant::now(),
                             stop: killed.map(|p| (p, Duration::ZERO)),
+                            tail,
                             _queue: queue,
                         };
                     }
@@ -508,12 +570,7 @@ impl Emulator {
         }
     }
 
-    fn finished(
-        &self,
-        completion: Completion,
-        started: Instant,
-        queue: OwnedMutexGuard<()>,
-    ) -> Finished {
+    fn finished(&self, completion: Completion, started: Instant, tail: bool, queue: OwnedMutexGuard<()>) -> Finished {
         let stop = if matches!(completion.outcome, Outcome::InitError { .. }) {
             self.lock().runtime.as_ref().map(|r| (r.handle.clone(), GRACE))
         } else {
@@ -524,6 +581,7 @@ impl Emulator {
             started,
             ended: Instant::now(),
             stop,
+            tail,
             _queue: queue,
         }
     }
@@ -587,9 +645,25 @@ impl Emulator {
         }
     }
 
-    /// Prints the invocation's closing log lines (`END`, `REPORT`, and the service's
-    /// timeout/exit lines), stops a failed runtime, then lets the next invocation run.
+    /// Prints the invocation's closing log lines ([`Self::close_log`]), stops a failed runtime,
+    /// then lets the next invocation run.
     pub(crate) async fn finish(self: Arc<Self>, request_id: String, finished: Finished) {
+        self.close_log(&request_id, &finished);
+        self.release(finished).await;
+    }
+
+    /// Stops a failed runtime, then lets the next invocation run (drops the queue place).
+    pub(crate) async fn release(self: Arc<Self>, finished: Finished) {
+        if let Some((handle, grace)) = finished.stop.clone() {
+            self.ensure_stopped(handle, grace).await;
+        }
+        drop(finished);
+    }
+
+    /// Prints the invocation's closing log lines (`END`, `REPORT`, and the service's timeout/exit
+    /// lines) after what the runtime wrote so far. Returns the last [`super::output::TAIL_BYTES`] of
+    /// the invocation's log (`START` … `REPORT`) when it asked for `X-Amz-Log-Type: Tail`.
+    pub(crate) fn close_log(&self, request_id: &str, finished: &Finished) -> Option<Vec<u8>> {
         let c = &finished.completion;
         let mut text = String::new();
         if c.delivered_at.is_none() {
@@ -631,18 +705,23 @@ impl Emulator {
             other => ReportStatus::Error(other.error_type().unwrap_or_default()),
         };
         text.push_str(&report::end_and_report_lines(&ReportFigures {
-            request_id: &request_id,
+            request_id,
             duration,
             init_duration: c.init_duration,
             memory_size_mb: self.cfg.memory_mb,
             max_memory_used_mb: memory_kb.div_ceil(1024),
             status,
         }));
+        let mut st = self.lock();
+        st.drain_output();
         report::stdout_lines(&text);
-        if let Some((handle, grace)) = finished.stop.clone() {
-            self.ensure_stopped(handle, grace).await;
-        }
-        drop(finished);
+        let log = st.tail_log.take();
+        drop(st);
+        finished.tail.then(|| {
+            let mut log = log.unwrap_or_default();
+            log.push(text.as_bytes());
+            log.tail().to_vec()
+        })
     }
 
     /// Builds the `/next` answer for `pending` and marks it running. Prints `START`.
@@ -671,7 +750,14 @@ impl Emulator {
         if let Ok(v) = HeaderValue::from_str(&invocation_id) {
             headers.insert(INVOCATION_ID, v);
         }
-        report::start_line(&request.request_id, &self.cfg.function_version);
+        // The init's (or the previous invocation's) last output comes before START.
+        st.drain_output();
+        let start = report::start_line(&request.request_id, &self.cfg.function_version);
+        st.tail_log = request.tail.then(|| {
+            let mut log = TailLog::default();
+            log.push(start.as_bytes());
+            log
+        });
         st.phase = Phase::Running;
         st.active = Some(Active {
             request_id: request.request_id,
@@ -817,7 +903,9 @@ impl Emulator {
             let mut exited = handle.exited.clone();
             let _ = tokio::time::timeout(GRACE, exited.wait_for(|e| *e)).await;
             process::signal_group(handle.pid as i32, Signal::SIGKILL);
-            let _ = tokio::time::timeout(Duration::from_secs(1), exited.wait_for(|e| *e)).await;
+            // `exited` is raised once escaped descendants are killed and reaped too (up to 1 s per
+            // round): leaving earlier would orphan them on a loaded machine.
+            let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(|e| *e)).await;
         }
     }
 }
