@@ -11,6 +11,7 @@ usage: fastric-rie [options] [--] [COMMAND [ARGS...]]
 
 Runs COMMAND as a Lambda runtime behind a local Runtime API and serves the Lambda Invoke API:
   POST http://<runtime-interface-emulator-address>/2015-03-31/functions/function/invocations
+The options below are read anywhere (also after COMMAND); everything after `--` is COMMAND's.
 With several arguments the last one is the handler (passed as _HANDLER). Without COMMAND:
 /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap, else `<python> -m fastric HANDLER`.
 

@@ -161,6 +161,17 @@ impl Parser<'_> {
         }
     }
 
+    /// An object key (its opening quote at `self.at`) and the `:` after it.
+    fn key(&mut self) -> Result<(), String> {
+        self.string()?;
+        self.skip_whitespace();
+        if self.bytes.get(self.at) != Some(&b':') {
+            return Err(self.unexpected("':'"));
+        }
+        self.at += 1;
+        Ok(())
+    }
+
     /// One value that is not a container (containers are opened by the caller).
     fn scalar(&mut self) -> Result<Kind, String> {
         match self.bytes.get(self.at) {
@@ -198,12 +209,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Kind, String> {
                             stack.pop();
                         }
                         Some(b'"') => {
-                            p.string()?;
-                            p.skip_whitespace();
-                            if p.bytes.get(p.at) != Some(&b':') {
-                                return Err(p.unexpected("':'"));
-                            }
-                            p.at += 1;
+                            p.key()?;
                             continue 'value;
                         }
                         _ => return Err(p.unexpected("a string key or '}'")),
@@ -243,12 +249,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Kind, String> {
                         if p.bytes.get(p.at) != Some(&b'"') {
                             return Err(p.unexpected("a string key"));
                         }
-                        p.string()?;
-                        p.skip_whitespace();
-                        if p.bytes.get(p.at) != Some(&b':') {
-                            return Err(p.unexpected("':'"));
-                        }
-                        p.at += 1;
+                        p.key()?;
                     }
                     continue 'value;
                 }
@@ -286,38 +287,32 @@ mod tests {
 
     #[test]
     fn errors_name_the_offset() {
-        assert_eq!(
-            check(b"hello"),
-            Err("unexpected 'h' at offset 0, expected a JSON value".to_owned())
-        );
-        assert_eq!(
-            check(b""),
-            Err("unexpected end of input at offset 0, expected a JSON value".to_owned())
-        );
-        assert_eq!(
-            check(b"{\"a\":1,}"),
-            Err("unexpected '}' at offset 7, expected a string key".to_owned())
-        );
-        assert_eq!(
-            check(b"[1 2]"),
-            Err("unexpected '2' at offset 3, expected ',' or ']'".to_owned())
-        );
-        assert_eq!(
-            check(b"{} x"),
-            Err("unexpected 'x' at offset 3, expected the end of input after the JSON value".to_owned())
-        );
-        assert_eq!(
-            check(b"\"\xff\""),
-            Err("invalid UTF-8 in a string at offset 1".to_owned())
-        );
-        assert_eq!(
-            check(b"01"),
-            Err("unexpected '1' at offset 1, expected the end of input after the JSON value".to_owned())
-        );
-        assert_eq!(
-            check(b"[1."),
-            Err("unexpected end of input at offset 3, expected a digit after the decimal point".to_owned())
-        );
+        for (text, message) in [
+            (&b"hello"[..], "unexpected 'h' at offset 0, expected a JSON value"),
+            (b"", "unexpected end of input at offset 0, expected a JSON value"),
+            (b"{\"a\":1,}", "unexpected '}' at offset 7, expected a string key"),
+            (b"[1 2]", "unexpected '2' at offset 3, expected ',' or ']'"),
+            (
+                b"{} x",
+                "unexpected 'x' at offset 3, expected the end of input after the JSON value",
+            ),
+            (b"\"\xff\"", "invalid UTF-8 in a string at offset 1"),
+            (
+                b"01",
+                "unexpected '1' at offset 1, expected the end of input after the JSON value",
+            ),
+            (
+                b"[1.",
+                "unexpected end of input at offset 3, expected a digit after the decimal point",
+            ),
+        ] {
+            assert_eq!(
+                check(text),
+                Err(message.to_owned()),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
         assert!(check(b"[").is_err());
         assert!(check(b"{\"a\"").is_err());
     }

@@ -430,15 +430,7 @@ impl Emulator {
                     if let Err(message) = self.spawn_locked(&mut st) {
                         diag(LogLevel::Error, &message);
                         if let Some(p) = st.pending.take() {
-                            let _ = p.tx.send(Completion {
-                                outcome: Outcome::Failure {
-                                    error_type: "Runtime.InvalidEntrypoint",
-                                    message,
-                                },
-                                delivered_at: None,
-                                init_duration: None,
-                                memory: None,
-                            });
+                            let _ = p.tx.send(entrypoint_failure(message));
                         }
                     }
                 }
@@ -504,15 +496,7 @@ impl Emulator {
             if st.runtime.is_none() {
                 if let Err(message) = self.spawn_locked(&mut st) {
                     diag(LogLevel::Error, &message);
-                    let completion = Completion {
-                        outcome: Outcome::Failure {
-                            error_type: "Runtime.InvalidEntrypoint",
-                            message,
-                        },
-                        delivered_at: None,
-                        init_duration: None,
-                        memory: None,
-                    };
+                    let completion = entrypoint_failure(message);
                     return Finished {
                         completion,
                         started,
@@ -915,6 +899,19 @@ fn lost() -> Completion {
         outcome: Outcome::Failure {
             error_type: "Sandbox.Failure",
             message: "invocation lost by the emulator".to_owned(),
+        },
+        delivered_at: None,
+        init_duration: None,
+        memory: None,
+    }
+}
+
+/// The runtime could not be started (`fork/exec` failed): `Runtime.InvalidEntrypoint`.
+fn entrypoint_failure(message: String) -> Completion {
+    Completion {
+        outcome: Outcome::Failure {
+            error_type: "Runtime.InvalidEntrypoint",
+            message,
         },
         delivered_at: None,
         init_duration: None,
