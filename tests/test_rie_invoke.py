@@ -55,6 +55,12 @@ def handler(event, context):
         print(event["text"])
         sys.stderr.write(event.get("err", ""))
         sys.stderr.flush()
+    elif action == "barrier":
+        with open(os.path.join(event["dir"], context.aws_request_id), "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.time() + 60
+        while not os.path.exists(os.path.join(event["dir"], "go")) and time.time() < deadline:
+            time.sleep(0.01)
     elif action == "touch":
         with open(event["path"], "w") as f:
             f.write(context.aws_request_id)
@@ -416,3 +422,36 @@ def test_log_tail_of_a_crash(rie_factory, runtime, app_dir):  # noqa: F811
         rf"END RequestId: {rid}\n" + report_line(rid, r"\tStatus: error\tError Type: Runtime.ExitError"),
         log,
     ), log
+
+
+def test_max_environments_runs_invocations_in_parallel(rie_factory, runtime, app_dir):  # noqa: F811
+    """``--max-environments 2``: two concurrent invocations run at once in two environments (each
+    started on demand, each REPORT with its Init Duration); a third waits until one is idle."""
+    rie = start(rie_factory, runtime, app_dir, "--max-environments", "2")
+    barrier = app_dir / "barrier"
+    barrier.mkdir()
+    results = {}
+
+    def one(i):
+        results[i] = post(rie, {"action": "barrier", "dir": str(barrier)})
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while len(list(barrier.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    inside = sorted(p.name for p in barrier.iterdir())
+    assert len(inside) == 2, inside  # both environments hold an invocation; the third one waits
+    (barrier / "go").touch()
+    for t in threads:
+        t.join(60)
+    assert sorted(r.status_code for r in results.values()) == [200, 200, 200]
+    ids = [r.headers["x-amzn-requestid"] for r in results.values()]
+    pids = {int((barrier / rid).read_text()) for rid in ids}
+    assert len(pids) == 2
+    reports = rie.wait_stdout(r"^REPORT RequestId: ", 3)
+    assert sorted(line.split("\t")[0] for line in reports) == sorted(
+        f"REPORT RequestId: {rid}" for rid in ids
+    )
+    assert sum("\tInit Duration: " in line for line in reports) == 2

@@ -22,6 +22,7 @@ options:
   --handler HANDLER                          handler name (else AWS_LAMBDA_FUNCTION_HANDLER, _HANDLER)
   --eager-init                               start the runtime at once instead of on the first invoke
   --keep-runtime-on-timeout                  keep the runtime running when an invoke times out
+  --max-environments N                       up to N execution environments, started on demand (default 1)
   -h, --help                                 show this text
   --version                                  show the version
 
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) log_level: LogLevel,
     pub(crate) eager_init: bool,
     pub(crate) keep_runtime_on_timeout: bool,
+    /// `--max-environments`: how many execution environments may run invocations at once (≥ 1).
+    pub(crate) max_environments: usize,
     /// The runtime's program and arguments (never empty).
     pub(crate) command: Vec<String>,
     /// Passed to the runtime as `_HANDLER` when known.
@@ -129,6 +132,7 @@ pub(crate) fn parse(
         .unwrap_or(LogLevel::Info);
     let mut eager_init = false;
     let mut keep_runtime_on_timeout = false;
+    let mut max_environments = 1usize;
     let mut handler_option: Option<String> = None;
 
     // Known options are read wherever they stand, as aws-lambda-rie (go-flags) reads them; the first
@@ -184,6 +188,12 @@ pub(crate) fn parse(
             "--handler" => handler_option = Some(value(name)?),
             "--eager-init" => eager_init = true,
             "--keep-runtime-on-timeout" => keep_runtime_on_timeout = true,
+            "--max-environments" => {
+                let text = value(name)?;
+                max_environments = text.parse().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                    usage_error(&format!("--max-environments {text:?} is not a number from 1 to 256"))
+                })?;
+            }
             "--enable-init-caching" => {
                 return Err(CliExit {
                     code: 2,
@@ -281,6 +291,7 @@ pub(crate) fn parse(
         log_level,
         eager_init,
         keep_runtime_on_timeout,
+        max_environments,
         command,
         handler,
         function_name: get("AWS_LAMBDA_FUNCTION_NAME", "test_function"),
@@ -408,6 +419,11 @@ mod tests {
         let err = run(&["x"], &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")], None).unwrap_err();
         assert!(err.message.contains("AWS_LAMBDA_MAX_CONCURRENCY"));
         assert_eq!(run(&["--bogus", "x"], &[], None).unwrap_err().code, 2);
+        assert_eq!(run(&["--max-environments", "0", "x"], &[], None).unwrap_err().code, 2);
+        assert_eq!(
+            run(&["--max-environments=4", "x"], &[], None).unwrap().max_environments,
+            4
+        );
         assert_eq!(run(&["--help"], &[], None).unwrap_err().code, 0);
     }
 }

@@ -9,6 +9,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::json_check::{self, Kind};
+use super::pool::Pool;
 use super::report;
 use super::runtime_api_server::json_response;
 use super::sandbox::{error_detail, Body, Emulator, InvokeRequest, Outcome};
@@ -142,7 +143,7 @@ fn outcome_response(emu: &Emulator, request_id: &str, outcome: &Outcome) -> Resp
 
 /// Routes one request to the invoke endpoint.
 #[allow(clippy::too_many_lines)] // the Invoke API checks, in the order the service applies them
-pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(pool: &Arc<Pool>, request: Request<Incoming>) -> Response<Body> {
     if parse_path(request.uri().path()).is_none() {
         let mut response = Response::new(Full::new(Bytes::from_static(b"404 page not found\n")));
         *response.status_mut() = StatusCode::NOT_FOUND;
@@ -245,27 +246,38 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
         tail,
     };
     if invocation_type == b"Event" {
-        let emu = emu.clone();
+        let pool = pool.clone();
         let id = request_id.clone();
         tokio::spawn(async move {
+            let lease = pool.acquire().await;
+            let emu = lease.env();
             let finished = emu.invoke(invoke).await;
             emu.finish(id, finished).await;
+            drop(lease);
         });
         let mut response = Response::new(Full::new(Bytes::new()));
         *response.status_mut() = StatusCode::ACCEPTED;
         return with_request_id(response, &request_id);
     }
+    let lease = pool.acquire().await;
+    let emu = lease.env();
     let finished = emu.invoke(invoke).await;
-    let mut response = outcome_response(emu, &request_id, &finished.completion.outcome);
+    let mut response = outcome_response(&emu, &request_id, &finished.completion.outcome);
     if tail {
         // The log ends with REPORT, so it is printed before the answer (otherwise after it).
         let log = emu.close_log(&request_id, &finished).unwrap_or_default();
         if let Ok(v) = HeaderValue::from_str(&crate::b64::encode_standard(&log)) {
             response.headers_mut().insert(LOG_RESULT, v);
         }
-        tokio::spawn(emu.clone().release(finished));
+        tokio::spawn(async move {
+            emu.release(finished).await;
+            drop(lease);
+        });
     } else {
-        tokio::spawn(emu.clone().finish(request_id, finished));
+        tokio::spawn(async move {
+            emu.finish(request_id, finished).await;
+            drop(lease);
+        });
     }
     response
 }

@@ -12,6 +12,7 @@ mod cli;
 mod invoke_api;
 mod json_check;
 mod output;
+mod pool;
 mod process;
 mod report;
 mod runtime_api_server;
@@ -106,6 +107,31 @@ pub(crate) fn json_string(text: &str) -> String {
     out
 }
 
+/// The Runtime API address of environment `index`: `address` with its port + `index` (port 0 stays
+/// 0, a free port each).
+fn runtime_api_address(address: &str, index: usize) -> String {
+    match address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>())) {
+        Some((host, Ok(port))) if port != 0 && index > 0 => format!("{host}:{}", port as usize + index),
+        _ => address.to_owned(),
+    }
+}
+
+/// The invoke listener, then one Runtime API listener per execution environment (the given address
+/// for the first, the following ports for the others; all free ports when the port is 0), and
+/// their addresses.
+fn bind_all(cfg: &cli::Config) -> Result<(Vec<StdTcpListener>, Vec<SocketAddr>), String> {
+    let mut listeners = vec![bind(&cfg.invoke_address)?];
+    for i in 0..cfg.max_environments {
+        listeners.push(bind(&runtime_api_address(&cfg.runtime_api_address, i))?);
+    }
+    let addrs = listeners
+        .iter()
+        .map(StdTcpListener::local_addr)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot read the listening addresses: {e}"))?;
+    Ok((listeners, addrs))
+}
+
 fn bind(address: &str) -> Result<StdTcpListener, String> {
     let addrs: Vec<SocketAddr> = address
         .to_socket_addrs()
@@ -178,17 +204,14 @@ pub fn run(argv: &[String], python: &str) -> i32 {
         }
     };
     report::set_log_level(cfg.log_level);
-    let (invoke_listener, runtime_listener) = match (bind(&cfg.invoke_address), bind(&cfg.runtime_api_address)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
+    let (listeners, addrs) = match bind_all(&cfg) {
+        Ok(bound) => bound,
+        Err(e) => {
             eprintln!("fastric-rie: {e}");
             return 1;
         }
     };
-    let (Ok(invoke_addr), Ok(runtime_addr)) = (invoke_listener.local_addr(), runtime_listener.local_addr()) else {
-        eprintln!("fastric-rie: cannot read the listening addresses");
-        return 1;
-    };
+    let (invoke_addr, runtime_addr) = (addrs[0], addrs[1]);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -198,13 +221,15 @@ pub fn run(argv: &[String], python: &str) -> i32 {
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let (Ok(invoke_listener), Ok(runtime_listener)) = (
-            tokio::net::TcpListener::from_std(invoke_listener),
-            tokio::net::TcpListener::from_std(runtime_listener),
-        ) else {
+        let Ok(mut listeners) = listeners
+            .into_iter()
+            .map(tokio::net::TcpListener::from_std)
+            .collect::<Result<Vec<_>, _>>()
+        else {
             eprintln!("fastric-rie: cannot register the listeners");
             return 1;
         };
+        let invoke_listener = listeners.remove(0);
         let (Ok(mut sigterm), Ok(mut sigint)) = (
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
@@ -219,31 +244,46 @@ pub fn run(argv: &[String], python: &str) -> i32 {
                 "PR_SET_CHILD_SUBREAPER refused; escaped runtime children may outlive it",
             );
         }
-        let emu = Emulator::new(cfg, runtime_addr);
-        let e = emu.clone();
-        tokio::task::spawn_local(serve(runtime_listener, move |request| {
-            let e = e.clone();
-            async move { runtime_api_server::handle(&e, request).await }
-        }));
-        let e = emu.clone();
+        let live_runtimes = std::sync::Arc::default();
+        let mut envs = Vec::with_capacity(listeners.len());
+        for (listener, addr) in listeners.into_iter().zip(&addrs[1..]) {
+            let emu = Emulator::new(cfg.clone(), *addr, std::sync::Arc::clone(&live_runtimes));
+            let e = emu.clone();
+            tokio::task::spawn_local(serve(listener, move |request| {
+                let e = e.clone();
+                async move { runtime_api_server::handle(&e, request).await }
+            }));
+            envs.push(emu);
+        }
+        let pool = pool::Pool::new(envs);
+        let p = pool.clone();
         tokio::task::spawn_local(serve(invoke_listener, move |request| {
-            let e = e.clone();
-            async move { invoke_api::handle(&e, request).await }
+            let p = p.clone();
+            async move { invoke_api::handle(&p, request).await }
         }));
         // Tests parse this line to learn the ports when 0 was asked for.
         eprintln!(
             "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \
              runtime-api={runtime_addr}"
         );
-        if emu.cfg.eager_init {
-            emu.start_runtime();
+        if cfg.eager_init {
+            pool.envs[0].start_runtime();
+        }
+        if addrs.len() > 2 {
+            let others: Vec<String> = addrs[2..].iter().map(ToString::to_string).collect();
+            diag(
+                LogLevel::Info,
+                &format!("runtime APIs of the other environments: {}", others.join(" ")),
+            );
         }
         let signal = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = sigint.recv() => "SIGINT",
         };
         diag(LogLevel::Info, &format!("{signal} received, stopping the runtime"));
-        emu.shutdown().await;
+        for emu in &pool.envs {
+            emu.shutdown().await;
+        }
         0
     })
 }

@@ -56,10 +56,10 @@ pub(crate) fn become_subreaper() -> bool {
 }
 
 /// SIGKILLs this process's children that carry `marker` (`NAME=value`, the runtime's
-/// `AWS_LAMBDA_RUNTIME_API`) in their environment, other than `keep` (the current runtime):
+/// `AWS_LAMBDA_RUNTIME_API`) in their environment, other than `keep` (the live runtimes):
 /// descendants of a runtime that escaped its process group and were reparented here. Children that
 /// are already zombies are collected too (their environment is gone). Returns the pids to [`reap`].
-pub(crate) fn kill_escaped(marker: &[u8], keep: Option<u32>) -> Vec<u32> {
+pub(crate) fn kill_escaped(marker: &[u8], keep: &[u32]) -> Vec<u32> {
     let me = std::process::id();
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -69,7 +69,7 @@ pub(crate) fn kill_escaped(marker: &[u8], keep: Option<u32>) -> Vec<u32> {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
             continue;
         };
-        if Some(pid) == keep || pid == me {
+        if keep.contains(&pid) || pid == me {
             continue;
         }
         let Some((parent, zombie)) = parent_and_zombie(pid) else {

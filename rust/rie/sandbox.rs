@@ -257,6 +257,9 @@ enum TimerCheck {
 pub(crate) struct Emulator {
     pub(crate) cfg: Config,
     pub(crate) runtime_api: SocketAddr,
+    /// The pids of every environment's live runtime (shared by the environments): never reaped or
+    /// killed as an escaped descendant of another environment's runtime.
+    runtimes: Arc<Mutex<Vec<u32>>>,
     arn: HeaderValue,
     queue: Arc<tokio::sync::Mutex<()>>,
     state: Mutex<Sandbox>,
@@ -264,11 +267,12 @@ pub(crate) struct Emulator {
 
 impl Emulator {
     /// A sandbox with no runtime yet.
-    pub(crate) fn new(cfg: Config, runtime_api: SocketAddr) -> Arc<Self> {
+    pub(crate) fn new(cfg: Config, runtime_api: SocketAddr, runtimes: Arc<Mutex<Vec<u32>>>) -> Arc<Self> {
         let arn = HeaderValue::from_str(&cfg.function_arn()).unwrap_or(HeaderValue::from_static("arn"));
         Arc::new(Self {
             cfg,
             runtime_api,
+            runtimes,
             arn,
             queue: Arc::new(tokio::sync::Mutex::new(())),
             state: Mutex::new(Sandbox {
@@ -288,6 +292,15 @@ impl Emulator {
 
     fn lock(&self) -> MutexGuard<'_, Sandbox> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn live_runtimes(&self) -> MutexGuard<'_, Vec<u32>> {
+        self.runtimes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether this environment has a runtime process (warm, or starting).
+    pub(crate) fn has_runtime(&self) -> bool {
+        self.lock().runtime.is_some()
     }
 
     /// Starts the runtime now (`--eager-init`); a failure is logged and retried on the first invoke.
@@ -321,6 +334,7 @@ impl Emulator {
         let Some(pid) = child.id() else {
             return Err(format!("fork/exec {}: no process id", self.cfg.command[0]));
         };
+        self.live_runtimes().push(pid);
         st.generation += 1;
         let (tx, rx) = watch::channel(false);
         let handle = ProcRef {
@@ -373,9 +387,10 @@ impl Emulator {
         tx: watch::Sender<bool>,
     ) {
         let status = child.wait().await;
+        self.live_runtimes().retain(|p| *p != pid);
         // Children left in the group die with the runtime: no orphans.
         process::signal_group(pid as i32, Signal::SIGKILL);
-        self.kill_escaped_descendants(generation).await;
+        self.kill_escaped_descendants().await;
         let description = match status {
             Ok(s) if s.success() => None,
             Ok(s) => Some(process::describe_exit(s)),
@@ -441,19 +456,14 @@ impl Emulator {
 
     /// Kills the runtime's descendants that left its process group (`setsid`, double fork) and were
     /// reparented to the emulator (a child subreaper), in rounds until none is left (a killed one's
-    /// own children are reparented in turn). The scan runs under the state lock, so a runtime
-    /// spawned meanwhile is recognised and kept.
-    async fn kill_escaped_descendants(&self, generation: u64) {
+    /// own children are reparented in turn). The scan runs under the lock of the live runtimes'
+    /// pids, so a runtime spawned meanwhile (here or in another environment) is recognised and kept.
+    async fn kill_escaped_descendants(&self) {
         let marker = format!("AWS_LAMBDA_RUNTIME_API={}", self.runtime_api);
         for _ in 0..8 {
             let found = {
-                let st = self.lock();
-                let keep = st
-                    .runtime
-                    .as_ref()
-                    .filter(|r| r.handle.generation != generation)
-                    .map(|r| r.handle.pid);
-                process::kill_escaped(marker.as_bytes(), keep)
+                let keep = self.live_runtimes();
+                process::kill_escaped(marker.as_bytes(), &keep)
             };
             if found.is_empty() {
                 return;
