@@ -185,6 +185,7 @@ def figure(bench, aws_lambda_rie: str | None) -> dict:
             out["rows"][label] = measure(bench, argv, p.command("echo.handler"), env, cold_n, warm_n, event)
         except (RuntimeError, OSError, AssertionError) as exc:
             out["rows"][label] = {"failed": str(exc)}
+    out["throughput"] = throughput(bench)
     return out
 
 
@@ -240,7 +241,10 @@ def table(fig: dict) -> str:
             f"cold {c / hi:.2f}–{c / lo:.2f}× (required ≤ 0.8×), warm p50 {w / whi:.2f}–{w / wlo:.2f}× "
             "(required ≤ 0.2×, goal 0.15×). These are not same-run ratios."
         )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if fig.get("throughput", {}).get("rows"):
+        text += throughput_table(fig["throughput"])
+    return text
 
 
 def target_rows(fig: dict) -> list[list[str]]:
@@ -275,3 +279,88 @@ def target_rows(fig: dict) -> list[list[str]]:
             )
         rows.append([label, f"≤ {limit}×", f"{r:.2f}×", "met" if r <= limit else "**not met**"])
     return rows
+
+
+def throughput(bench, clients: int = 8, per_client: int | None = None) -> dict:
+    """Invocations per second through the native fastric-rie with ``clients`` concurrent keep-alive
+    clients (one thread each, echo handler), for ``--max-environments`` 1, 2 and 4, with fastric and
+    awslambdaric behind it. Each configuration starts warm: one invoke per environment first."""
+    import threading
+
+    import payloads
+
+    per_client = per_client or max(50, bench.cfg["rie_n"] // 10)
+    event = payloads.small_event()
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(event)}\r\n\r\n"
+    ).encode() + event
+    out: dict = {"clients": clients, "per_client": per_client, "rows": {}}
+    runtimes = [p for p in bench.live(bench.clients) if p.name in ("fastric", "awslambdaric")]
+    fastric = next((p for p in runtimes if p.name == "fastric"), None)
+    native = native_fastric_rie(fastric.python) if fastric else None
+    if native is None:
+        return out
+    for p in runtimes:
+        for n in (1, 2, 4):
+            env = {**bench.base_env("echo.handler"), **p.env, "AWS_LAMBDA_FUNCTION_TIMEOUT": "60"}
+            env.pop("AWS_LAMBDA_RUNTIME_API", None)
+            argv = [*native, "--max-environments", str(n)]
+            emu = Emulator(bench, argv, p.command("echo.handler"), env)
+            label = f"{p.name}, --max-environments {n}"
+            try:
+                emu.wait_listening()
+                emu.sock.close()
+                socks = []
+                for _ in range(clients):
+                    s = socket.create_connection(("127.0.0.1", emu.port), timeout=60)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    socks.append(s)
+                errors = []
+
+                def run(sock, count, errors=errors):
+                    worker = Emulator.__new__(Emulator)
+                    worker.sock = sock
+                    try:
+                        for _ in range(count):
+                            worker.invoke(request)
+                    except (RuntimeError, OSError) as exc:
+                        errors.append(str(exc))
+
+                warm = [threading.Thread(target=run, args=(s, 1)) for s in socks]
+                for t in warm:
+                    t.start()
+                for t in warm:
+                    t.join()
+                t0 = time.perf_counter()
+                threads = [threading.Thread(target=run, args=(s, per_client)) for s in socks]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                elapsed = time.perf_counter() - t0
+                for s in socks:
+                    s.close()
+                out["rows"][label] = (
+                    {"failed": errors[0]} if errors else {"invocations_per_s": clients * per_client / elapsed}
+                )
+            except (RuntimeError, OSError) as exc:
+                out["rows"][label] = {"failed": str(exc)}
+            finally:
+                emu.sock = None
+                emu.stop()
+    return out
+
+
+def throughput_table(fig: dict) -> str:
+    """The Markdown lines of the throughput measurement."""
+    lines = [
+        f"\nThroughput through the native fastric-rie: {fig['clients']} concurrent keep-alive clients, "
+        f"{fig['per_client']} echo invocations each, after one warm-up invocation each.\n",
+        "| runtime, environments | invocations/s |",
+        "|---|---|",
+    ]
+    for name, row in fig["rows"].items():
+        value = f"failed: {row['failed']}" if row.get("failed") else f"{row['invocations_per_s']:.0f}"
+        lines.append(f"| {name} | {value} |")
+    return "\n".join(lines) + "\n"
