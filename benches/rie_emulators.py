@@ -205,7 +205,7 @@ def table(fig: dict) -> str:
     ]
     for name, row in fig["rows"].items():
         if row.get("failed"):
-            lines.append(f"| {name} | failed: {row['failed']} | | | |")
+            lines.append(f"| {name} | failed: {row['failed']} | — | — | — |")
             continue
         lines.append(
             f"| {name} | {row['listening_ms']['median']:.2f} | {row['cold_ms']['median']:.1f} | "
@@ -213,7 +213,7 @@ def table(fig: dict) -> str:
         )
     if fig.get("python_pass_ms"):
         lines.append(
-            f"| `python -c pass` (fastric's interpreter) | {fig['python_pass_ms']['median']:.2f} | | | |"
+            f"| `python -c pass` (fastric's interpreter) | {fig['python_pass_ms']['median']:.2f} | — | — | — |"
         )
     lines.append("")
     native = next(
@@ -289,7 +289,7 @@ def throughput(bench, clients: int = 8, per_client: int | None = None) -> dict:
 
     import payloads
 
-    per_client = per_client or max(50, bench.cfg["rie_n"] // 10)
+    per_client = per_client or max(20, bench.cfg["rie_n"] // 10)
     event = payloads.small_event()
     request = (
         f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -72,7 +72,7 @@ def test_results_json_is_complete(quick_run):
     out, _ = quick_run
     res = json.loads((out / "results.json").read_text())
     figs = res["figures"]
-    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory", "emulator"}
+    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory", "emulator", "emulators"}
     assert set(figs["payloads"]) == {"1KB", "100KB", "1MB", "5MB", "5MB-response"}
     assert len(figs["logging"]) == 8
     names = [p["name"] for p in res["participants"]]

@@ -385,7 +385,9 @@ def test_log_type_tail_returns_the_invocation_log(rie_factory, runtime, app_dir)
         rf"END RequestId: {rid}\n" + report_line(rid, ""),
         log,
     ), log
-    assert "hello from the handler\n" in rie.stdout and "on stderr\n" in rie.stderr
+    assert rie.wait_stdout(rf"^END RequestId: {rid}$")
+    assert "hello from the handler\n" in rie.stdout
+    assert rie.output.wait_stderr(re.compile(r"^on stderr\n$"), 10)
     assert rie.stdout.index("hello from the handler\n") < rie.stdout.index(f"END RequestId: {rid}\n")
 
     # More than 4 KB: the last 4,096 bytes, ending with REPORT.
@@ -397,7 +399,7 @@ def test_log_type_tail_returns_the_invocation_log(rie_factory, runtime, app_dir)
     rid = r.headers["x-amzn-requestid"]
     log = base64.b64decode(r.headers["x-amz-log-result"])
     assert len(log) == 4096
-    report = [line for line in rie.stdout if line.startswith(f"REPORT RequestId: {rid}\t")]
+    report = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
     assert log.endswith(f"line 00999\nEND RequestId: {rid}\n{report[0]}".encode())
     # Event ignores Tail; other values are refused.
     r = post(rie, {}, headers={"X-Amz-Log-Type": "Tail", "X-Amz-Invocation-Type": "Event"})
