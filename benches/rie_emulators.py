@@ -308,6 +308,10 @@ def throughput(bench, clients: int = 8, per_client: int | None = None) -> dict:
             argv = [*native, "--max-environments", str(n)]
             emu = Emulator(bench, argv, p.command("echo.handler"), env)
             label = f"{p.name}, --max-environments {n}"
+            cpus = {c for c in (bench.server_cpu, bench.client_cpu) if c is not None}
+            if cpus:
+                # Parallel environments need both CPUs: the emulator (and the runtimes it forks) unpinned.
+                os.sched_setaffinity(emu.proc.pid, cpus)
             try:
                 emu.wait_listening()
                 emu.sock.close()
