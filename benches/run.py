@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE))
 import payloads
 import report
 import rie_emulators
+import sentry_invoke
 import stats
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
@@ -1036,7 +1037,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,emulators",
+        default="cold,invoke,payload,logging,memory,rie,sentry,emulators",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1097,6 +1098,7 @@ def main(argv=None) -> int:
         ("logging", bench.logging),
         ("memory", bench.memory),
         ("rie", bench.emulator),
+        ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
         (
             "emulators",
             lambda: bench.results["figures"].update(
@@ -1117,7 +1119,7 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(bench.results, chart))
+    out.write_text(report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 
