@@ -40,6 +40,7 @@ import report
 import rie_emulators
 import sentry_invoke
 import stats
+import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
 REF_CANDIDATES = [ROOT / ".venv-ref/bin/python"]
@@ -1037,7 +1038,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,emulators",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,emulators",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1100,6 +1101,12 @@ def main(argv=None) -> int:
         ("rie", bench.emulator),
         ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
         (
+            "stream",
+            lambda: bench.results["figures"].update(
+                streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
+            ),
+        ),
+        (
             "emulators",
             lambda: bench.results["figures"].update(
                 emulators=rie_emulators.figure(bench, args.aws_lambda_rie)
@@ -1119,7 +1126,11 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results))
+    out.write_text(
+        report.markdown(bench.results, chart)
+        + sentry_invoke.markdown(bench.results)
+        + streaming_bench.markdown(bench.results["figures"].get("streaming"))
+    )
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 

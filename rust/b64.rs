@@ -16,15 +16,16 @@ pub(crate) fn decode_standard(text: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }
 
-/// Encodes `bytes` as RFC 4648 base64 with padding (the Invoke API's `X-Amz-Log-Result`).
-pub(crate) fn encode_standard(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 /// Decodes base64 in the standard or the URL-safe (`-_`) alphabet, padding optional; `None` when
 /// it is neither.
 pub(crate) fn decode_any(text: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text)).ok()
+}
+
+/// Encodes `data` as RFC 4648 base64 with `+/` and `=` padding (the streamed-response error trailer,
+/// the Invoke API's `X-Amz-Log-Result`).
+pub(crate) fn encode_standard(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[cfg(test)]

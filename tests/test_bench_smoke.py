@@ -82,6 +82,7 @@ def test_results_json_is_complete(quick_run):
         "emulator",
         "sentry_invoke",
         "emulators",
+        "streaming",
     }
     sentry = figs["sentry_invoke"]["rows"]
     assert sentry["awslambdaric+sentry"]["rtt_us"]["n"] == figs["sentry_invoke"]["invocations"]

@@ -23,6 +23,8 @@ options:
   --eager-init                               start the runtime at once instead of on the first invoke
   --keep-runtime-on-timeout                  keep the runtime running when an invoke times out
   --max-environments N                       up to N execution environments, started on demand (default 1)
+  --function-url-address ADDR                also serve a local Function URL (any path and method) on ADDR
+  --invoke-mode MODE                         the Function URL's BUFFERED (default) or RESPONSE_STREAM
   -h, --help                                 show this text
   --version                                  show the version
 
@@ -80,6 +82,10 @@ pub(crate) struct Config {
     pub(crate) region: String,
     pub(crate) log_group: String,
     pub(crate) log_stream: String,
+    /// `--function-url-address`: where the local Function URL listens (`function_url.rs`).
+    pub(crate) function_url_address: Option<String>,
+    /// `--invoke-mode RESPONSE_STREAM`: the Function URL streams.
+    pub(crate) function_url_streaming: bool,
 }
 
 impl Config {
@@ -134,6 +140,8 @@ pub(crate) fn parse(
     let mut keep_runtime_on_timeout = false;
     let mut max_environments = 1usize;
     let mut handler_option: Option<String> = None;
+    let mut function_url_address: Option<String> = None;
+    let mut function_url_streaming = false;
 
     // Known options are read wherever they stand, as aws-lambda-rie (go-flags) reads them; the first
     // other argument starts COMMAND, whose own options (`-m`, `-c`, ...) pass through; everything after
@@ -193,6 +201,18 @@ pub(crate) fn parse(
                 max_environments = text.parse().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
                     usage_error(&format!("--max-environments {text:?} is not a number from 1 to 256"))
                 })?;
+            }
+            "--function-url-address" => function_url_address = Some(value(name)?),
+            "--invoke-mode" => {
+                function_url_streaming = match value(name)?.as_str() {
+                    "BUFFERED" => false,
+                    "RESPONSE_STREAM" => true,
+                    other => {
+                        return Err(usage_error(&format!(
+                            "--invoke-mode must be BUFFERED or RESPONSE_STREAM, not {other:?}"
+                        )))
+                    }
+                }
             }
             "--enable-init-caching" => {
                 return Err(CliExit {
@@ -301,6 +321,8 @@ pub(crate) fn parse(
         region: get("AWS_REGION", "us-east-1"),
         log_group: get("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/Functions"),
         log_stream,
+        function_url_address,
+        function_url_streaming,
     })
 }
 

@@ -17,8 +17,8 @@ use super::{json_string, read_body, MAX_EVENT_PAYLOAD, MAX_PAYLOAD, MAX_REQUEST_
 
 const FUNCTION_ERROR: HeaderName = HeaderName::from_static("x-amz-function-error");
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
-const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub(crate) const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
 const LOG_RESULT: HeaderName = HeaderName::from_static("x-amz-log-result");
 
 /// Longest `X-Amz-Client-Context` the Invoke API accepts, in base64 characters ("up to 3,583 bytes
@@ -35,7 +35,7 @@ fn with_request_id(mut response: Response<Body>, request_id: &str) -> Response<B
 
 /// An Invoke API error answer: `{"Type":"User","message":…}` with `X-Amzn-ErrorType` and a fresh
 /// `X-Amzn-RequestId`.
-fn service_error(status: StatusCode, error_type: &'static str, message: &str) -> Response<Body> {
+pub(crate) fn service_error(status: StatusCode, error_type: &'static str, message: &str) -> Response<Body> {
     let mut response = json_response(
         status,
         format!(r#"{{"Type":"User","message":{}}}"#, json_string(message)),
@@ -244,6 +244,7 @@ pub(crate) async fn handle(pool: &Arc<Pool>, request: Request<Incoming>) -> Resp
         cognito_identity,
         tenant_id,
         tail,
+        stream: None,
     };
     if invocation_type == b"Event" {
         let pool = pool.clone();

@@ -9,6 +9,7 @@
 //! link libpython.
 
 mod cli;
+mod function_url;
 mod invoke_api;
 mod json_check;
 mod output;
@@ -17,6 +18,7 @@ mod process;
 mod report;
 mod runtime_api_server;
 mod sandbox;
+mod streaming;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -144,10 +146,11 @@ fn bind(address: &str) -> Result<StdTcpListener, String> {
     Ok(listener)
 }
 
-async fn serve<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+async fn serve<F, Fut, B>(listener: tokio::net::TcpListener, handler: F)
 where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
+    Fut: std::future::Future<Output = hyper::Response<B>> + 'static,
+    B: hyper::body::Body<Data = Bytes, Error = Infallible> + 'static,
 {
     loop {
         let stream = match listener.accept().await {
@@ -184,6 +187,7 @@ where
 /// here: the runtime's process group gets SIGTERM, 2 s, then SIGKILL; exit code 0. Usage errors
 /// print to stderr and return 2; `--help` returns 0. Used by the native `fastric-rie` executable
 /// (`rust/rie_bin`) and by `fastric._fastric.rie_main`.
+#[allow(clippy::too_many_lines)] // the start-up sequence, step by step
 pub fn run(argv: &[String], python: &str) -> i32 {
     let env: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -212,6 +216,10 @@ pub fn run(argv: &[String], python: &str) -> i32 {
         }
     };
     let (invoke_addr, runtime_addr) = (addrs[0], addrs[1]);
+    let bound = cfg.function_url_address.as_deref().map(bind).transpose();
+    let Ok(function_url_listener) = bound.map_err(|e| eprintln!("fastric-rie: {e}")) else {
+        return 1;
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -259,8 +267,12 @@ pub fn run(argv: &[String], python: &str) -> i32 {
         let p = pool.clone();
         tokio::task::spawn_local(serve(invoke_listener, move |request| {
             let p = p.clone();
-            async move { invoke_api::handle(&p, request).await }
+            async move { streaming::route(&p, request).await }
         }));
+        if let Some(Err(e)) = function_url_listener.map(|l| function_url::spawn(l, &pool)) {
+            eprintln!("fastric-rie: {e}");
+            return 1;
+        }
         // Tests parse this line to learn the ports when 0 was asked for.
         eprintln!(
             "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \

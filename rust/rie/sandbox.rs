@@ -134,6 +134,8 @@ pub(crate) struct InvokeRequest {
     pub(crate) tenant_id: Option<HeaderValue>,
     /// `X-Amz-Log-Type: Tail`: keep the invocation's log for `X-Amz-Log-Result`.
     pub(crate) tail: bool,
+    /// Set by the response-streaming invoke (`streaming.rs`): a streamed `/response` is forwarded here.
+    pub(crate) stream: Option<super::streaming::StreamSink>,
 }
 
 /// A finished invocation still holding its place in the queue until its `END`/`REPORT` lines
@@ -202,6 +204,7 @@ struct Active {
     init_duration: Option<Duration>,
     memory: Option<PeakMemory>,
     tx: oneshot::Sender<Completion>,
+    stream: Option<super::streaming::StreamSink>,
 }
 
 struct Sandbox {
@@ -760,6 +763,7 @@ impl Emulator {
             init_duration: st.init_duration.take(),
             memory: st.memory(),
             tx,
+            stream: request.stream,
         });
         response
     }
@@ -857,6 +861,16 @@ impl Emulator {
             memory: active.memory,
         });
         result
+    }
+
+    /// Where a streamed `/response` for `request_id` goes: the streaming invoker's sink, when the
+    /// invocation running now is `request_id` and was invoked with response streaming.
+    pub(crate) fn stream_sink(&self, request_id: &str) -> Option<super::streaming::StreamSink> {
+        let st = self.lock();
+        st.active
+            .as_ref()
+            .filter(|a| a.request_id == request_id)
+            .and_then(|a| a.stream.clone())
     }
 
     // POST /2018-06-01/runtime/init/error
