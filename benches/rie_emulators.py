@@ -1,4 +1,4 @@
-"""Figure 7: the emulators themselves, start-up, cold and warm (issue 14).
+"""Figure 8: the emulators themselves, start-up, cold and warm (issue 14).
 
 Measured in one run, each emulator spawned by absolute path on the client CPU:
 
@@ -159,7 +159,7 @@ def python_pass_ms(bench, python: str, n: int) -> dict:
 
 
 def figure(bench, aws_lambda_rie: str | None) -> dict:
-    """Runs figure 7 (see the module docstring); returns its results."""
+    """Runs figure 8 (see the module docstring); returns its results."""
     import payloads
 
     cold_n, warm_n = max(3, bench.cfg["cold"]), bench.cfg["rie_n"]
@@ -194,7 +194,7 @@ def _median(row: dict, key: str) -> float | None:
 
 
 def table(fig: dict) -> str:
-    """The Markdown section of figure 7."""
+    """The Markdown section of figure 8."""
     ref = fig["reference"]
     lines = [
         f"Each emulator spawned {fig['cold_n']} times (lazy init, echo handler, small event); warm: "

@@ -52,7 +52,14 @@ FULL = {
     "invocations": 20_000,
     "rounds": 4,
     "warmup": 500,
-    "payload": {"1KB": 5000, "100KB": 1000, "1MB": 200, "5MB": 40, "5MB-response": 40},
+    "payload": {
+        "1KB": 5000,
+        "100KB": 1000,
+        "1MB": 200,
+        "5MB": 40,
+        "5MB-response": 40,
+        **payloads.realistic_counts(60, 12),
+    },
     "payload_rounds": 2,
     "log_n": 1000,
     "log_rounds": 2,
@@ -66,7 +73,14 @@ QUICK = {
     "invocations": 400,
     "rounds": 2,
     "warmup": 30,
-    "payload": {"1KB": 20, "100KB": 6, "1MB": 3, "5MB": 2, "5MB-response": 2},
+    "payload": {
+        "1KB": 20,
+        "100KB": 6,
+        "1MB": 3,
+        "5MB": 2,
+        "5MB-response": 2,
+        **payloads.realistic_counts(2, 1),
+    },
     "payload_rounds": 1,
     "log_n": 8,
     "log_rounds": 1,
@@ -132,6 +146,8 @@ class Participant:
                 return self.argv + ["echo"]
             if handler == "big_response.handler":
                 return self.argv + ["file", os.environ.get("BENCH_RESPONSE_FILE", "")]
+            if handler == "ddb_items.handler":
+                return self.argv + ["file", os.environ.get("BENCH_DDB_FLOOR_FILE", "")]
             return self.argv + ["trivial"]
         return self.argv + [handler]
 
@@ -184,6 +200,7 @@ class Bench:
             "LAMBDA_TASK_ROOT": str(HANDLERS),
             "_HANDLER": handler,
             "BENCH_RESPONSE_FILE": os.environ.get("BENCH_RESPONSE_FILE", ""),
+            "BENCH_DDB_FILE": os.environ.get("BENCH_DDB_FILE", ""),
         }
 
     def spawn(self, argv, env, stdout=subprocess.DEVNULL, pass_fds=(), log_name="spawn"):
@@ -521,7 +538,7 @@ class Bench:
         """End to end through ``fastric-rie``: a keep-alive HTTP client posts invocations one after
         another to the invoke endpoint (trivial handler, small event), for each runtime behind it.
         The C floor as the runtime shows the emulator's own share (everything but the floor's own
-        loop). The comparison with aws-lambda-rie is figure 7 (``benches/rie_emulators.py``)."""
+        loop). The comparison with aws-lambda-rie is figure 8 (``benches/rie_emulators.py``)."""
         import http.client
         import re
 
@@ -630,6 +647,10 @@ class Bench:
             if size == "5MB-response":
                 handler, events = "big_response.handler", [payloads.small_event()]
                 in_bytes = len(events[0])
+            elif size.endswith(" ddb-items"):
+                handler, events = "ddb_items.handler", [payloads.small_event()]
+                in_bytes = len(events[0])
+                payloads.write_ddb_files(size, self.workdir)
             else:
                 handler, events = "echo.handler", [payloads.sized_event(size)]
                 in_bytes = len(events[0])
@@ -673,6 +694,20 @@ class Bench:
             out[size] = {"event_bytes": in_bytes, "invocations": per_round * rounds, "rows": rows}
             log(f"payload {size}: done")
         self.results["figures"]["payloads"] = out
+
+    def codec(self):
+        """The JSON codec matrix (benches/codec_matrix.py), under the reference interpreter."""
+        import codec_matrix
+
+        ref = self.reference()
+        fastric = next((p for p in self.clients if p.name == "fastric" and not p.failed), None)
+        if ref is None or fastric is None:
+            self.results["figures"]["codec"] = {"failed": "needs both fastric and awslambdaric"}
+            return
+        try:
+            self.results["figures"]["codec"] = codec_matrix.run(ref.python, fastric.python, self.args.quick)
+        except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+            self.results["figures"]["codec"] = {"failed": str(exc)}
 
     # -- figure 4: logging ----------------------------------------------------------------------
 
@@ -1038,7 +1073,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,stream,emulators",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec,emulators",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1048,7 +1083,7 @@ def parse_args(argv):
         help="how the Runtime API server waits for requests (spin needs pinning; default spin)",
     )
     ap.add_argument(
-        "--aws-lambda-rie", help="an aws-lambda-rie binary to measure beside fastric-rie (figure 7)"
+        "--aws-lambda-rie", help="an aws-lambda-rie binary to measure beside fastric-rie (figure 8)"
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
@@ -1106,6 +1141,7 @@ def main(argv=None) -> int:
                 streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
             ),
         ),
+        ("codec", bench.codec),
         (
             "emulators",
             lambda: bench.results["figures"].update(
