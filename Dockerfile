@@ -35,13 +35,18 @@ COPY --from=rust /usr/local/rustup /usr/local/rustup
 ENV RUSTUP_HOME=/usr/local/rustup \
     CARGO_HOME=/usr/local/cargo \
     PATH=/usr/local/cargo/bin:$PATH
-RUN pip install --no-cache-dir maturin==1.16.0 ziglang==0.17.0
+RUN pip install --no-cache-dir maturin==1.16.0 ziglang==0.17.0 cargo-zigbuild==0.24.0
 WORKDIR /src
 COPY Cargo.toml Cargo.lock pyproject.toml README.md LICENSE NOTICE ./
 COPY rust rust
 COPY python python
 RUN maturin build --release --strip --locked --compatibility manylinux2014 --zig \
         -i "python${PYTHON_VERSION}" --out /dist
+# The native fastric-rie (rust/rie_bin) goes into the wheel as a script, as scripts/build-wheels.sh does.
+COPY scripts/add-wheel-script.py scripts/
+RUN target="$(uname -m)-unknown-linux-gnu" \
+    && CARGO_PROFILE_RELEASE_STRIP=symbols cargo zigbuild --release --locked -p fastric-rie --target "$target.2.17" \
+    && python scripts/add-wheel-script.py /dist/fastric-*.whl "target/$target/release/fastric-rie"
 
 # The wheels the image installs: stage 1's, unless --build-context wheels=DIR supplies a directory.
 FROM scratch AS wheels

@@ -28,6 +28,7 @@ install: install-wheel
 ## build-dev: an editable debug build for quick edit-and-test cycles (`maturin develop`)
 build-dev: $(STAMP_DEPS)
 	source $(VENV)/bin/activate && maturin develop -q
+	cargo build -q --locked -p fastric-rie && install -m 0755 target/debug/fastric-rie $(VENV)/bin/fastric-rie
 
 ## reference: the awslambdaric 4.2.2 venv the differential tests compare against
 reference: $(STAMP_REF)

@@ -282,13 +282,6 @@ def emulator_table(fig) -> str:
             f"\nThe emulator's own share: {fig['emulator_share_us']:.1f} µs per invoke (the C floor behind "
             "fastric-rie minus the C floor against the benchmark's Runtime API server, p50).\n"
         )
-    fast = fig["rows"].get("fastric", {})
-    if fast.get("vs_reference_p50") is not None:
-        text += (
-            f"\nReference: aws-lambda-rie with awslambdaric, measured by hand on the development machines "
-            f"(p50 ~{fig['reference_p50_us']:.0f} µs, ~{fig['reference_per_s']:.0f} invokes/s; it is not built "
-            f"here). fastric behind fastric-rie: {fast['vs_reference_p50']:.2f}× that p50.\n"
-        )
     return text
 
 
@@ -469,16 +462,10 @@ def targets(results) -> list[list[str]]:
         )
     else:
         out.append(["RSS growth", "within noise", "—", "n/a (fastric or the reference did not run)"])
-    emu = figs.get("emulator", {})
-    fast = emu.get("rows", {}).get("fastric", {})
-    if fast.get("vs_reference_p50") is not None:
-        add(
-            "end to end via fastric-rie vs aws-lambda-rie + awslambdaric (reference p50 ~900 µs measured by "
-            "hand on the development machines, not in this run; same-run ratios in section 6)",
-            0.2,
-            {"ratio": fast["vs_reference_p50"]},
-            ci=False,
-        )
+    if "emulators" in figs:
+        import rie_emulators
+
+        out += rie_emulators.target_rows(figs["emulators"])
     idents = [f["rows"].get("fastric", {}).get("identical") for f in figs.get("payloads", {}).values()]
     if idents and all(i is not None for i in idents):
         out.append(
@@ -587,6 +574,12 @@ def markdown(results: dict, chart: Path | None) -> str:
 
         parts.append(
             "\n## 7. JSON codec, kind by kind (in process)\n\n" + codec_matrix.markdown(figs["codec"])
+        )
+    if "emulators" in figs:
+        import rie_emulators
+
+        parts.append(
+            "\n## 8. The emulators: start-up, cold, warm\n\n" + rie_emulators.table(figs["emulators"])
         )
     parts.append("\n" + METHOD)
     parts.append(

@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import rie_emulators
 import sentry_invoke
 import stats
 import streaming_bench
@@ -537,14 +538,13 @@ class Bench:
         """End to end through ``fastric-rie``: a keep-alive HTTP client posts invocations one after
         another to the invoke endpoint (trivial handler, small event), for each runtime behind it.
         The C floor as the runtime shows the emulator's own share (everything but the floor's own
-        loop). The issue's reference is aws-lambda-rie with awslambdaric, measured by hand on the
-        development machines (p50 ~900 µs, ~1,030 invokes/s): it cannot be built here."""
+        loop). The comparison with aws-lambda-rie is figure 8 (``benches/rie_emulators.py``)."""
         import http.client
         import re
 
         n, warm = self.cfg["rie_n"], max(10, self.cfg["rie_n"] // 10)
         event = payloads.small_event()
-        out = {"rows": {}, "invocations": n, "reference_p50_us": 900.0, "reference_per_s": 1030.0}
+        out = {"rows": {}, "invocations": n}
         for p in self.live(self.clients) + self.live([self.floor]):
             argv = [
                 sys.executable,
@@ -616,9 +616,6 @@ class Bench:
                     proc.kill()
             log(f"emulator: {p.name} {'ok' if not out['rows'][p.name].get('failed') else 'FAILED'}")
         self.add_ratios(out["rows"], keys=(("ratio_p50", 50), ("ratio_p99", 99)))
-        fast = out["rows"].get("fastric", {})
-        if not fast.get("failed") and fast.get("e2e_us"):
-            fast["vs_reference_p50"] = fast["e2e_us"]["median"] / out["reference_p50_us"]
         floor = out["rows"].get("c-floor", {})
         per_invoke = self.results["figures"].get("per_invoke", {}).get("rows", {}).get("c-floor", {})
         if not floor.get("failed") and floor.get("e2e_us") and per_invoke.get("rtt_us"):
@@ -1076,7 +1073,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec,emulators",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1084,6 +1081,9 @@ def parse_args(argv):
         choices=("spin", "block"),
         default="spin",
         help="how the Runtime API server waits for requests (spin needs pinning; default spin)",
+    )
+    ap.add_argument(
+        "--aws-lambda-rie", help="an aws-lambda-rie binary to measure beside fastric-rie (figure 8)"
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
@@ -1142,6 +1142,12 @@ def main(argv=None) -> int:
             ),
         ),
         ("codec", bench.codec),
+        (
+            "emulators",
+            lambda: bench.results["figures"].update(
+                emulators=rie_emulators.figure(bench, args.aws_lambda_rie)
+            ),
+        ),
     ]
     for key, fn in steps:
         if key in figures:

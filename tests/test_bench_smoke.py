@@ -82,6 +82,7 @@ def test_results_json_is_complete(quick_run):
         "memory",
         "emulator",
         "sentry_invoke",
+        "emulators",
         "streaming",
         "codec",
     }
