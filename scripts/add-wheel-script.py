@@ -3,6 +3,8 @@ next to the interpreter, mode 0755) and record it in ``RECORD``; the wheel is re
 
 Usage: ``python scripts/add-wheel-script.py WHEEL EXECUTABLE``. Used by scripts/build-wheels.sh for
 the native ``fastric-rie`` (rust/rie_bin): maturin puts only the extension module in a pyo3 wheel.
+A console script of the same name in ``entry_points.txt`` (pyproject's ``[project.scripts]``, the
+in-process emulator that a wheel built from the sdist keeps) is dropped: the executable replaces it.
 Exit status 2 on bad arguments, 1 when the wheel has no ``.dist-info/RECORD``.
 """
 
@@ -32,11 +34,24 @@ def add_script(wheel: str, executable: str) -> str:
     target = f"{data_dir}/scripts/{os.path.basename(executable)}"
     with open(executable, "rb") as f:
         script = f.read()
+    name = os.path.basename(executable)
+    entry_points = record.removesuffix("RECORD") + "entry_points.txt"
+    replaced = {target}
+    if entry_points in contents:
+        kept = [
+            line
+            for line in contents[entry_points].decode().splitlines(keepends=True)
+            if line.split("=", 1)[0].strip() != name
+        ]
+        contents[entry_points] = "".join(kept).encode()
+        replaced.add(entry_points)
     lines = [
         line
         for line in contents[record].decode().splitlines(keepends=True)
-        if not line.startswith(target + ",")
+        if line.split(",", 1)[0] not in replaced
     ]
+    if entry_points in contents:
+        lines.insert(len(lines) - 1, record_line(entry_points, contents[entry_points]))
     lines.insert(len(lines) - 1, record_line(target, script))  # RECORD's own line stays last
     tmp = wheel + ".tmp"
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
