@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_REF := $(VENV_REF)/.ref-installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench clean
+.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench soak clean
 
 $(STAMP_DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ demo: install
 
 bench: install reference
 	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python benches/run.py
+
+## soak: 10^6 invocations with unique trace ids + 10^4 of a payload mix, fastric and awslambdaric side by
+## side; writes the Soak section of docs/BENCHMARKS.md (benches/soak.py; not part of `make bench`)
+soak: install reference
+	$(PY) benches/soak.py --fastric-python $$(pwd)/$(PY) --ref-python $$(pwd)/$(VENV_REF)/bin/python
 
 clean:
 	rm -rf $(VENV) $(VENV_REF) target

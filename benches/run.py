@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import soak
 import stats
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
@@ -1109,7 +1110,8 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.markdown(bench.results, chart))
+    # soak.keep_section: the Soak section `make soak` wrote stays in the regenerated file.
+    out.write_text(soak.keep_section(out, report.markdown(bench.results, chart)))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 
