@@ -32,6 +32,8 @@ struct Installed {
     name: Vec<u8>,
     slots: [Vec<u8>; INSTALL_SLOTS],
     next: usize,
+    /// Buffers a longer value outgrew: kept (never freed, never written) for the process's life.
+    retired: Vec<Vec<u8>>,
 }
 
 static INSTALLED: Mutex<Vec<Installed>> = Mutex::new(Vec::new());
@@ -43,7 +45,7 @@ static INSTALLED: Mutex<Vec<Installed>> = Mutex::new(Vec::new());
 /// turn, and handed to `putenv`, which stores the pointer itself in `environ`. A buffer is only
 /// rewritten when [`INSTALL_SLOTS`] - 1 later values have replaced it in `environ`, and it is never
 /// freed: when a value outgrows it, a new buffer (capacity doubled, at least [`MIN_SLOT_BYTES`]) is
-/// installed and the old one is deliberately leaked, so a `getenv` result held by another thread
+/// installed and the old one is kept, never freed, so a `getenv` result held by another thread
 /// (X-Ray agents read `_X_AMZN_TRACE_ID` from their own threads) always points at live memory.
 /// The leak is bounded: each slot grows at most log2(largest value) times.
 ///
@@ -63,6 +65,7 @@ pub(crate) fn install(name: &str, value: &str) {
                 name: name.as_bytes().to_vec(),
                 slots: Default::default(),
                 next: 0,
+                retired: Vec::new(),
             });
             installed.len() - 1
         });
@@ -73,7 +76,7 @@ pub(crate) fn install(name: &str, value: &str) {
     if slot.capacity() < needed {
         let grown = Vec::with_capacity(needed.next_power_of_two().max(MIN_SLOT_BYTES));
         // Never freed: a thread may still read the value it got from `getenv` (see above).
-        std::mem::forget(std::mem::replace(slot, grown));
+        entry.retired.push(std::mem::replace(slot, grown));
     }
     slot.clear();
     slot.extend_from_slice(name.as_bytes());

@@ -612,7 +612,7 @@ fn now_ms() -> i64 {
 
 /// Builds an [`Invocation`] from a 2xx `/next` response. Missing or empty request id →
 /// `BadResponse` (retried like a garbage answer).
-fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, RuntimeError> {
+pub(crate) fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, RuntimeError> {
     // Header values are ASCII in practice: take the validating fast path, lossy only when needed.
     let text = |name: &str| {
         response.header(name).map(|v| match std::str::from_utf8(v) {
