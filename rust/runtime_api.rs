@@ -1,6 +1,6 @@
 //! The Lambda Runtime API client: one function per endpoint over one keep-alive HTTP/1.1
 //! connection (as awslambdaric's libcurl handle does, `awslambdaric-behaviour.md` 2.1), with the
-//! failure policy documented in `docs/RUNTIME-API-FAILURES.md`.
+//! failure policy documented in `docs/RELIABILITY.md`.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -784,50 +784,47 @@ def assert_every_result_delivered_once(result: RunResult, api: FakeRuntimeAPI, n
     assert result.alive_at_end
 
 
+def run_dead_connection_server(faults: list[Fault]) -> RunResult:
+    """fastric echoing ``DEAD_CONNECTION_RUNS`` events against a fake with ``faults`` that refuses a
+    second result per request id (403, as Lambda); asserts every result arrived exactly once."""
+    n = DEAD_CONNECTION_RUNS
+    with FakeRuntimeAPI(
+        calls(*({"i": i} for i in range(n))), faults=faults, duplicate_result_status=403
+    ) as api:
+        result = run_runtime(
+            fastric_cmd("hostile.echo"),
+            api,
+            env={"_HANDLER": "hostile.echo"},
+            cwd=str(HANDLERS_DIR),
+            timeout_s=120,
+        )
+    assert_every_result_delivered_once(result, api, n)
+    return result
+
+
 @pytest.mark.parametrize("endpoint", ["next", "post"])
 def test_server_closing_after_every_answer_loses_no_result(endpoint: str) -> None:
     """The fake closes the connection after every answer (of every /next, or of every result post)
     without ``Connection: close``. The close races the next request: /next reconnects (a GET is safe
     to resend); a POST found dead before writing goes on a new connection; a POST written into the
     dying connection gets no answer byte and is re-sent once on a fresh connection
-    (docs/RUNTIME-API-FAILURES.md). Lambda refuses a second result for one request id (403), so a
+    (docs/RELIABILITY.md). Lambda refuses a second result for one request id (403), so a
     re-send can never deliver two. 1,000 invocations: none is lost, each has exactly one result."""
-    n = DEAD_CONNECTION_RUNS
-    faults = [Fault(endpoint, action="close_after", count=10**6)]
-    with FakeRuntimeAPI(
-        calls(*({"i": i} for i in range(n))), faults=faults, duplicate_result_status=403
-    ) as api:
-        result = run_runtime(
-            fastric_cmd("hostile.echo"),
-            api,
-            env={"_HANDLER": "hostile.echo"},
-            cwd=str(HANDLERS_DIR),
-            timeout_s=120,
-        )
-    assert_every_result_delivered_once(result, api, n)
+    run_dead_connection_server([Fault(endpoint, action="close_after", count=10**6)])
 
 
 @pytest.mark.parametrize("delivered", [False, True], ids=["dropped-unread", "dropped-after-delivery"])
 def test_result_posts_dropped_on_reused_connections_lose_nothing(delivered: bool) -> None:
     """The fake drops every result POST that arrives on a reused keep-alive connection: it reads it
     and closes without answering. fastric re-sends each once on a fresh connection, so 1,000 of
-    1,000 results arrive (awslambdaric 4.2.2 loses every one: docs/RUNTIME-API-FAILURES.md).
+    1,000 results arrive (awslambdaric 4.2.2 loses the first and exits 1: docs/RELIABILITY.md).
     ``dropped-after-delivery``: the fake had recorded the dropped copy, so it answers the re-send
     403 (Lambda's refusal of a second result); fastric takes that as delivered and logs one INFO
     line, not an ERROR."""
     n = DEAD_CONNECTION_RUNS
-    faults = [Fault("post", action="drop_if_reused", count=10**6, drop_keep=delivered)]
-    with FakeRuntimeAPI(
-        calls(*({"i": i} for i in range(n))), faults=faults, duplicate_result_status=403
-    ) as api:
-        result = run_runtime(
-            fastric_cmd("hostile.echo"),
-            api,
-            env={"_HANDLER": "hostile.echo"},
-            cwd=str(HANDLERS_DIR),
-            timeout_s=120,
-        )
-    assert_every_result_delivered_once(result, api, n)
+    result = run_dead_connection_server(
+        [Fault("post", action="drop_if_reused", count=10**6, drop_keep=delivered)]
+    )
     posts = Counter(p.request_id for p in result.posts)
     assert set(posts.values()) == {2}, result.describe()  # every result went out exactly twice
     refused = [p for p in result.posts if p.status == 403]
