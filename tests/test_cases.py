@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CASES_DIR, client_cmd
+from conftest import CASES_DIR, REPO_ROOT, client_cmd
 from support.cases import CaseSpec, load_case, normalise_ts, text_error_record
 from support.compare import KNOWN_DIFFERENCES
 from support.runtime_api_fake import FakeRuntimeAPI, RunResult, request_id, run_runtime
@@ -330,6 +330,192 @@ def check_c33(r: RunResult, spec: CaseSpec, client: str) -> None:
     assert r.frame_tail == b""
 
 
+def xray_exceptions(req) -> list[dict]:
+    """The ``exceptions`` list of a post's X-Ray error-cause header."""
+    return json.loads(req.header("Lambda-Runtime-Function-XRay-Error-Cause"))["exceptions"]
+
+
+def frame_line(root: Path, line: int, code: str) -> str:
+    """One stackTrace element for a frame of the case's app.py handler."""
+    return f'  File "{root}/app.py", line {line}, in handler\n    {code}\n'
+
+
+def handler_error_docs(root: Path, raised: list[tuple[str, str, int, str]]) -> list[dict]:
+    """Error documents of invocations 1, 2, … for ``(errorMessage, errorType, line, source)`` each:
+    an exception raised in app.py's ``handler`` at that line, its only frame."""
+    return [
+        {"errorMessage": m, "errorType": t, "requestId": rid(n), "stackTrace": [frame_line(root, line, code)]}
+        for n, (m, t, line, code) in enumerate(raised, 1)
+    ]
+
+
+def check_c34(r: RunResult, spec: CaseSpec, client: str) -> None:
+    group = 'raise ExceptionGroup("Exceptions from nursery", [ConnectionError("db down"), TimeoutError("cache slow")])'
+    raised = [
+        ("second!", "RuntimeError", 11, 'raise RuntimeError("second!") from e'),
+        ("while handling", "ValueError", 16, 'raise ValueError("while handling")'),
+        ("Exceptions from nursery (2 sub-exceptions)", "ExceptionGroup", 18, group),
+    ]
+    docs = handler_error_docs(spec.root, raised)
+    assert posts(r) == [("error", json.dumps(d).encode(), JSON) for d in docs] + [
+        ("response", b'{"ok": true}', JSON)
+    ]
+    assert r.stdout == b"".join(text_error_record(d) for d in docs)
+    for req, (m, t, line, _) in zip(r.posts[:3], raised, strict=True):
+        # the outermost exception only: no cause / context / sub-exception entries, its own frame only
+        (exc,) = xray_exceptions(req)
+        assert (exc["type"], exc["message"], exc["stack"]) == (
+            t, m, [{"label": "handler", "path": f"{spec.root}/app.py", "line": line}]
+        )  # fmt: skip
+    assert r.alive_at_end
+
+
+def check_c35(r: RunResult, spec: CaseSpec, client: str) -> None:
+    assert posts(r) == [
+        ("response", b'{"tenant_id": "tenant-A", "repr_has_tenant": true}', JSON),
+        ("response", b'{"tenant_id": null, "repr_has_tenant": true}', JSON),
+        ("response", b'{"tenant_id": null, "repr_has_tenant": true}', JSON),
+        ("response", b'{"tenant_id": "tenant-B", "repr_has_tenant": true}', JSON),
+    ]
+    tenants = ["tenant-A", None, None, "tenant-B"]
+    expected = []
+    for n, tenant in enumerate(tenants, 1):
+        doc = {"timestamp": "<JTS>", "level": "WARNING", "message": f"processing o-{n}", "logger": "orders",
+               "requestId": rid(n)}  # fmt: skip
+        if tenant is not None:
+            doc["tenantId"] = tenant
+        expected.append((0xA55A0012, json.dumps(doc).encode() + b"\n"))
+    assert [(f.type, normalise_ts(f.message)) for f in r.frames] == expected
+    assert r.frame_tail == b""
+
+
+def check_c35_text(r: RunResult, spec: CaseSpec, client: str) -> None:
+    """TEXT format: same responses, and the tenant id does not appear in the records."""
+    assert [b for _, b, _ in posts(r)] == [
+        b'{"tenant_id": "tenant-A", "repr_has_tenant": true}',
+        b'{"tenant_id": null, "repr_has_tenant": true}',
+        b'{"tenant_id": null, "repr_has_tenant": true}',
+        b'{"tenant_id": "tenant-B", "repr_has_tenant": true}',
+    ]
+    assert [(f.type, normalise_ts(f.message)) for f in r.frames] == [
+        (0xA55A0003, b"[WARNING]\t<TS>\t" + rid(n).encode() + f"\tprocessing o-{n}\n".encode())
+        for n in range(1, 5)
+    ]
+
+
+def check_c37(r: RunResult, spec: CaseSpec, client: str) -> None:
+    attrs = {
+        "aws_request_id": "str", "client_context": "NoneType", "function_name": "str", "function_version": "str",
+        "get_remaining_time_in_millis": "method", "identity": "CognitoIdentity", "invoked_function_arn": "str",
+        "log": "method", "log_group_name": "str", "log_stream_name": "str", "memory_limit_in_mb": "str",
+        "tenant_id": "NoneType", "w3c": "method",
+    }  # fmt: skip
+    doc = {"attrs": attrs, "memory": "128", "memory_int": 128, "version": "$LATEST", "group": "/aws/lambda/case",
+           "stream": "2026/12/02/[$LATEST]0123456789abcdef"}  # fmt: skip
+    assert posts(r) == [("response", json.dumps(doc).encode(), JSON)]
+    assert [(f.type, f.message) for f in r.frames] == [
+        (0xA55A0003, b"via context.log\n"),
+        (0xA55A0003, b"12345"),
+    ]
+    assert r.frame_tail == b""
+
+
+def check_c37_stdout(r: RunResult, spec: CaseSpec, client: str) -> None:
+    """Without the telemetry fd, context.log writes the same bytes to stdout."""
+    assert len(r.posts) == 1 and r.posts[0].endpoint == "response"
+    assert r.stdout == b"via context.log\n12345"
+
+
+def check_c38(r: RunResult, spec: CaseSpec, client: str) -> None:
+    raised = [
+        ("Rate exceeded", "ThrottlingError", 12, 'raise ThrottlingError("Rate exceeded")'),
+        ("inner failure", "Inner", 14, 'raise Outer.Inner("inner failure")'),
+        ("Read timeout on endpoint URL", "ReadTimeoutError", 16, 'raise ReadTimeoutError("Read timeout on endpoint URL")'),
+        ("[Errno 104] Connection reset by peer", "ConnectionResetError", 18, 'raise OSError(errno.ECONNRESET, "Connection reset by peer")'),
+    ]  # fmt: skip
+    docs = handler_error_docs(spec.root, raised)
+    names = b'{"names": ["errors.retry.ThrottlingError", "errors.retry.Outer.Inner", "botocore.exceptions.ReadTimeoutError"]}'
+    assert posts(r) == [("error", json.dumps(d).encode(), JSON) for d in docs] + [("response", names, JSON)]
+    assert r.stdout == b"".join(text_error_record(d) for d in docs)
+    assert [xray_exceptions(req)[0]["type"] for req in r.posts[:4]] == [d["errorType"] for d in docs]
+    assert r.alive_at_end
+
+
+def check_c39(r: RunResult, spec: CaseSpec, client: str) -> None:
+    docs = [
+        {"errorMessage": f"Unable to marshal response: Object of type {t} is not JSON serializable",
+         "errorType": "Runtime.MarshalError", "requestId": rid(n), "stackTrace": []}
+        for n, t in ((1, "generator"), (2, "list_iterator"))
+    ]  # fmt: skip
+    assert posts(r) == [("error", json.dumps(d).encode(), JSON) for d in docs] + [
+        ("response", b'["chunk-0\\n", "chunk-1\\n", "chunk-2\\n"]', JSON)
+    ]
+    assert r.stdout == b"".join(text_error_record(d) for d in docs)
+    for req, doc in zip(r.posts[:2], docs, strict=True):
+        assert xray_exceptions(req) == [
+            {"message": doc["errorMessage"], "type": "LambdaValidationError", "stack": []}
+        ]
+    for req in r.posts:  # a plain buffered post: no streaming mode, no chunked body
+        assert req.header("Lambda-Runtime-Function-Response-Mode") is None
+        assert req.header("Transfer-Encoding") is None
+    assert r.alive_at_end
+
+
+def check_c40(r: RunResult, spec: CaseSpec, client: str) -> None:
+    assert r.by_endpoint("init_error") == []
+    assert [p.endpoint for p in r.posts] == ["error", "error"]
+    message = "handler() takes 1 positional argument but 2 were given"
+    records = b""
+    for n, req in enumerate(r.posts, 1):
+        doc = json.loads(req.body)
+        assert list(doc) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+        assert (doc["errorMessage"], doc["errorType"], doc["requestId"]) == (message, "TypeError", rid(n))
+        assert not any(str(spec.root) in f for f in doc["stackTrace"]), doc  # no user frame
+        # the runtime's own call site, if any (known difference "non-callable-handler-trace")
+        if client == "awslambdaric":
+            (frame,) = doc["stackTrace"]
+            assert frame.endswith(
+                '/awslambdaric/bootstrap.py", line 178, in handle_event_request\n'
+                "    response = request_handler(event, lambda_context)\n"
+            )
+        elif spec.env.get("FASTRIC_PURE_PYTHON") == "1":
+            (frame,) = doc["stackTrace"]
+            assert "/fastric/_pyloop.py" in frame and "non-callable-handler-trace" in KNOWN_DIFFERENCES
+        else:
+            assert doc["stackTrace"] == [] and "non-callable-handler-trace" in KNOWN_DIFFERENCES
+        records += text_error_record(doc)
+    assert r.stdout == records
+    assert r.alive_at_end
+
+
+def check_c42(r: RunResult, spec: CaseSpec, client: str) -> None:
+    assert posts(r) == [("response", b'{"root_level": "INFO"}', JSON)]
+    expected = [
+        (0xA55A000F, "INFO", "info line"),
+        (0xA55A000F, "Level 25", "between info and warning"),
+        (0xA55A0013, "WARNING", "warn line"),
+        (0xA55A0017, "ERROR", "error line"),
+        (0xA55A001B, "CRITICAL", "critical line"),
+        (0xA55A001B, "Level 60", "above critical"),
+        (0xA55A0003, "Level 5", "below debug"),
+    ]
+    assert [(f.type, normalise_ts(f.message)) for f in r.frames] == [
+        (t, f"[{name}]\t<TS>\t{rid(1)}\t{msg}\n".encode()) for t, name, msg in expected
+    ]
+    assert r.frame_tail == b""
+
+
+def check_c43(r: RunResult, spec: CaseSpec, client: str) -> None:
+    (doc,) = handler_error_docs(spec.root, [("boom", "ValueError", 16, 'raise ValueError("boom")')])
+    assert posts(r) == [
+        ("error", json.dumps(doc).encode(), JSON),
+        ("response", b'{"hook_calls": [], "hook_installed": true}', JSON),
+    ]
+    assert r.stdout == text_error_record(doc)
+    assert b"excepthook" not in r.stderr
+    assert r.alive_at_end
+
+
 # case id, variant, options for load_case, check
 CASES: list[tuple[str, str, dict, Callable[[RunResult, CaseSpec, str], None]]] = [
     ("C01", "default", {}, check_c01),
@@ -358,12 +544,36 @@ CASES: list[tuple[str, str, dict, Callable[[RunResult, CaseSpec, str], None]]] =
     ("C26", "default", {}, check_c26),
     ("C29", "default", {}, check_c29),
     ("C33", "default", {}, check_c33),
+    ("C34", "default", {}, check_c34),
+    ("C35", "default", {}, check_c35),
+    ("C35", "text", {"env_extra": {"AWS_LAMBDA_LOG_FORMAT": "TEXT"}}, check_c35_text),
+    ("C37", "default", {}, check_c37),
+    ("C37", "stdout", {"invoke_extra": {"telemetry_fd": False}}, check_c37_stdout),
+    ("C38", "default", {}, check_c38),
+    ("C39", "default", {}, check_c39),
+    ("C40", "default", {}, check_c40),
+    ("C40", "pure-python-loop", {"env_extra": {"FASTRIC_PURE_PYTHON": "1"}}, check_c40),
+    ("C42", "default", {}, check_c42),
+    ("C43", "default", {}, check_c43),
 ]  # fmt: skip
 
 
 def test_every_case_folder_has_a_check() -> None:
     folders = {p.name for p in CASES_DIR.iterdir() if p.is_dir()}
     assert folders == {case_id for case_id, *_ in CASES}
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_all_30_cases_present() -> None:
+    """The fixture copy is complete (CI has no ../shared) and, where ../shared/cases exists, identical."""
+    assert len([p for p in CASES_DIR.iterdir() if p.is_dir()]) == 30
+    for shared in (REPO_ROOT.parent / "shared" / "cases", Path("/work/shared/cases")):
+        if shared.is_dir():
+            assert _tree(CASES_DIR) == _tree(shared), f"tests/fixtures/cases differs from {shared}"
+            break
 
 
 def run_case(spec: CaseSpec, client: str) -> RunResult:

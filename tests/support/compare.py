@@ -49,8 +49,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "its keep-alive connection. Connection numbers are not compared."
     ),
     "non-callable-handler-trace": (
-        "a non-callable handler attribute fails every invoke with TypeError whose stackTrace is the "
-        "runtime's own frame (awslambdaric/bootstrap.py vs fastric's); not covered by a differential test."
+        "a handler that cannot be called as handler(event, context) (not callable, or a signature such as "
+        "`def handler(event):`, case C40) fails every invoke with the same TypeError, whose stackTrace and "
+        "X-Ray stack hold only the runtime's own call site: awslambdaric's bootstrap.py frame, nothing for "
+        "fastric's native loop, the _pyloop.py frame for its pure-Python loop. Pinned by tests/test_cases.py "
+        "(C40) and tests/test_differential_case_kinds.py::test_signature_mismatch."
     ),
     "context-attributeerror-trace": (
         "a Cognito header that is valid JSON but not an object fails in the context constructor; the "
