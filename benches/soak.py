@@ -212,7 +212,7 @@ def section(results: dict) -> str:
         f"{mix:,} invocations of a mix (90% 1 KB, 9% 100 KB, 1% 1 MB, echoed) whose handler logs one line "
         "each. VmRSS (kB), open fds and threads are read from `/proc` between invocations. "
         f"Run {results['date']} on {results['machine']}; default arena-cache setting "
-        "(`FASTRIC_ARENA_CACHE` unset).\n",
+        "(`FASTRIC_ARENA_CACHE_MB` unset).\n",
         "| client | VmRSS @10^4 | VmRSS @"
         + f"{n:,}"
         + " | growth | growth per invocation | VmRSS after the mix | "
