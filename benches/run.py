@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import sentry_invoke
 import soak
 import stats
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
@@ -1039,7 +1040,7 @@ def parse_args(argv):
         "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
     )
     ap.add_argument(
-        "--figures", default="cold,invoke,payload,logging,memory,rie", help="subset of figures to run"
+        "--figures", default="cold,invoke,payload,logging,memory,rie,sentry", help="subset of figures to run"
     )
     ap.add_argument(
         "--server-wait",
@@ -1096,6 +1097,7 @@ def main(argv=None) -> int:
         ("logging", bench.logging),
         ("memory", bench.memory),
         ("rie", bench.emulator),
+        ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
     ]
     for key, fn in steps:
         if key in figures:
@@ -1111,7 +1113,8 @@ def main(argv=None) -> int:
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
     # soak.keep_section: the Soak section `make soak` wrote stays in the regenerated file.
-    out.write_text(soak.keep_section(out, report.markdown(bench.results, chart)))
+    text = report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results)
+    out.write_text(soak.keep_section(out, text))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 

@@ -5,6 +5,13 @@
 //! awslambdaric 4.2.2's `bootstrap.handle_event_request` (see `awslambdaric-behaviour.md`, section 4),
 //! with the slow and rare paths (context headers, error documents, logging) delegated to the Python
 //! `hooks` object built by `fastric.bootstrap`.
+//!
+//! Patch points: once `fastric.bootstrap.handle_event_request` is not the original function any
+//! more (an APM agent such as sentry-sdk replaced it), or `hooks.force_python` is set, each
+//! invocation is served by `hooks.invoke` (which calls the current `handle_event_request`). And once
+//! the client class's `post_invocation_result` / `post_invocation_error` is replaced, the native
+//! path posts through `hooks.runtime_client`'s method instead of its own transport call. Both checks
+//! are a dict or type-attribute lookup and a pointer comparison per invocation.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,14 +19,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
 
 use crate::context::ContextBuilder;
 use crate::diagnostics::{self, Level};
 use crate::environ::Environ;
+use crate::errors::RuntimeError;
 use crate::json_decode;
 use crate::json_encode;
-use crate::py_client::PyRuntimeApiClient;
+use crate::py_client::{PyInvocation, PyRuntimeApiClient};
 use crate::runtime_api::Invocation;
 
 /// The JSON content type; `/next` bodies with it (or with no content type at all) are decoded.
@@ -54,6 +62,18 @@ struct Hooks<'py> {
     /// that replaced `os.environ` has the trace id written to (or removed from) its replacement.
     object: Bound<'py, PyAny>,
     ensure_ascii: bool,
+    /// Serve every invocation through `invoke` (`FASTRIC_PURE_PYTHON=1`).
+    force_python: bool,
+    /// `hooks.invoke(invocation, handler)`: the Python path of one invocation.
+    invoke: Bound<'py, PyAny>,
+    /// The `LambdaRuntimeClient` instance and its class (whose post methods may be replaced).
+    runtime_client: Bound<'py, PyAny>,
+    client_class: Bound<'py, PyType>,
+    /// `hooks.originals`: the unpatched `handle_event_request`, `post_invocation_result`,
+    /// `post_invocation_error`.
+    original_handle_event_request: Bound<'py, PyAny>,
+    original_post_result: Bound<'py, PyAny>,
+    original_post_error: Bound<'py, PyAny>,
 }
 
 impl<'py> Hooks<'py> {
@@ -61,6 +81,8 @@ impl<'py> Hooks<'py> {
         let py = hooks.py();
         let environ = hooks.getattr("environ")?;
         let context_class = hooks.getattr("context_class")?;
+        let runtime_client = hooks.getattr("runtime_client")?;
+        let originals = hooks.getattr("originals")?;
         let fast_environ = Environ::new(py)?.filter(|e| e.object().is(&environ));
         Ok(Hooks {
             make_context: hooks.getattr("make_context")?,
@@ -73,7 +95,29 @@ impl<'py> Hooks<'py> {
             state: hooks.getattr("state")?.cast_into::<PyDict>()?,
             object: hooks.clone(),
             ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
+            force_python: hooks.getattr("force_python")?.is_truthy()?,
+            invoke: hooks.getattr("invoke")?,
+            client_class: runtime_client.get_type(),
+            runtime_client,
+            original_handle_event_request: originals.get_item(0)?,
+            original_post_result: originals.get_item(1)?,
+            original_post_error: originals.get_item(2)?,
         })
+    }
+
+    /// Whether this invocation goes through `hooks.invoke`: forced, or `handle_event_request` in
+    /// the bootstrap module's globals is no longer the original.
+    fn python_path(&self, py: Python<'py>) -> PyResult<bool> {
+        if self.force_python {
+            return Ok(true);
+        }
+        let current = self.state.get_item(intern!(py, "handle_event_request"))?;
+        Ok(!current.is_some_and(|f| f.is(&self.original_handle_event_request)))
+    }
+
+    /// Whether the client class's `name` method differs from `original` (it was replaced).
+    fn post_replaced(&self, name: &Bound<'py, PyString>, original: &Bound<'py, PyAny>) -> PyResult<bool> {
+        Ok(!self.client_class.getattr(name)?.is(original))
     }
 
     /// The mapping `_X_AMZN_TRACE_ID` is written to now: `hooks.environ`, i.e. the current
@@ -110,6 +154,13 @@ pub(crate) fn run_invoke_loop(
             api.recycle_body(recycled);
             api.next_invocation(on_idle)
         })?;
+        if hooks.python_path(py)? {
+            // A patched handle_event_request (or FASTRIC_PURE_PYTHON=1): it posts by itself.
+            let served = serve_in_python(py, &hooks, handler, &invocation);
+            spare_body = std::mem::take(&mut invocation.body);
+            served?;
+            continue;
+        }
         let processed = catch_unwind(AssertUnwindSafe(|| {
             process_invocation(
                 py,
@@ -126,31 +177,10 @@ pub(crate) fn run_invoke_loop(
             Ok(Err(err)) => return Err(err),
             Err(panic) => internal_error_outcome(&invocation, &panic_message(panic.as_ref())),
         };
-        let posted = match outcome {
-            Outcome::Response { content_type, body } => {
-                let result = client.call(py, |api| {
-                    api.post_invocation_response(
-                        &invocation.request_id,
-                        invocation.invocation_id.as_deref(),
-                        content_type,
-                        &body,
-                    )
-                });
-                recycle(&mut encode_buffer, body);
-                result
-            }
-            Outcome::Error { body, xray_cause } => client.call(py, |api| {
-                api.post_invocation_error(
-                    &invocation.request_id,
-                    invocation.invocation_id.as_deref(),
-                    &body,
-                    xray_cause.as_deref(),
-                )
-            }),
-        };
+        let posted = post_outcome(py, &hooks, client, &invocation, outcome, &mut encode_buffer);
         keep_until_posted.clear();
         spare_body = std::mem::take(&mut invocation.body);
-        if let Err(err) = posted {
+        if let Err(err) = posted? {
             if err.is_fatal() {
                 return Err(err.into());
             }
@@ -163,6 +193,82 @@ pub(crate) fn run_invoke_loop(
                     invocation.request_id
                 ),
             );
+        }
+    }
+}
+
+/// Serves one invocation through `hooks.invoke` (the current `handle_event_request`), after setting
+/// the request ids and `_X_AMZN_TRACE_ID` as the native path does. `Err` ends the process.
+fn serve_in_python<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    handler: &Bound<'py, PyAny>,
+    invocation: &Invocation,
+) -> PyResult<()> {
+    let request_id = PyString::new(py, &invocation.request_id);
+    let environ_data = match hooks.fast_environ.as_ref() {
+        Some(environ) => environ.current_data()?,
+        None => None,
+    };
+    set_invocation_state(py, hooks, invocation, &request_id, environ_data.as_ref())?;
+    drop(environ_data);
+    let py_invocation = Bound::new(py, PyInvocation::from_ref(py, invocation))?;
+    hooks.invoke.call1((py_invocation, handler))?;
+    Ok(())
+}
+
+/// Posts what the native path produced: through the transport, or, once the client class's post
+/// method was replaced, through `hooks.runtime_client`'s method (looked up now). The outer `Err` is a
+/// Python exception from a replaced method (it ends the process); the inner one the transport's.
+fn post_outcome<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    client: &PyRuntimeApiClient,
+    invocation: &Invocation,
+    outcome: Outcome,
+    encode_buffer: &mut Vec<u8>,
+) -> PyResult<Result<(), RuntimeError>> {
+    let invocation_id = invocation.invocation_id.as_deref();
+    match outcome {
+        Outcome::Response { content_type, body } => {
+            let name = intern!(py, "post_invocation_result");
+            if hooks.post_replaced(name, &hooks.original_post_result)? {
+                // awslambdaric hands its post method the JSON text (its encoder returns str).
+                let result = match (content_type, std::str::from_utf8(&body)) {
+                    (APPLICATION_JSON, Ok(text)) => PyString::new(py, text).into_any(),
+                    _ => PyBytes::new(py, &body).into_any(),
+                };
+                let args = (invocation.request_id.as_str(), result, content_type, invocation_id);
+                recycle(encode_buffer, body);
+                hooks.runtime_client.call_method1(name, args)?;
+                return Ok(Ok(()));
+            }
+            let result = client.call(py, |api| {
+                api.post_invocation_response(&invocation.request_id, invocation_id, content_type, &body)
+            });
+            recycle(encode_buffer, body);
+            Ok(result)
+        }
+        Outcome::Error { body, xray_cause } => {
+            let name = intern!(py, "post_invocation_error");
+            if hooks.post_replaced(name, &hooks.original_post_error)? {
+                // awslambdaric passes the error document and the X-Ray cause as JSON text.
+                let document = match std::str::from_utf8(&body) {
+                    Ok(text) => PyString::new(py, text).into_any(),
+                    Err(_) => PyBytes::new(py, &body).into_any(),
+                };
+                let args = (
+                    invocation.request_id.as_str(),
+                    document,
+                    xray_cause.as_deref().unwrap_or(""),
+                    invocation_id,
+                );
+                hooks.runtime_client.call_method1(name, args)?;
+                return Ok(Ok(()));
+            }
+            Ok(client.call(py, |api| {
+                api.post_invocation_error(&invocation.request_id, invocation_id, &body, xray_cause.as_deref())
+            }))
         }
     }
 }

@@ -176,6 +176,22 @@ pub(crate) struct PyInvocation {
 }
 
 impl PyInvocation {
+    /// A copy of `inv` for Python (the invoke loop keeps `inv` and recycles its body buffer).
+    pub(crate) fn from_ref(py: Python<'_>, inv: &Invocation) -> Self {
+        PyInvocation {
+            body: PyBytes::new(py, &inv.body).unbind(),
+            request_id: inv.request_id.clone(),
+            deadline_ms: inv.deadline_ms,
+            invoked_function_arn: inv.invoked_function_arn.clone(),
+            trace_id: inv.trace_id.clone(),
+            client_context: inv.client_context.clone(),
+            cognito_identity: inv.cognito_identity.clone(),
+            tenant_id: inv.tenant_id.clone(),
+            invocation_id: inv.invocation_id.clone(),
+            content_type: inv.content_type.clone(),
+        }
+    }
+
     fn from_invocation(py: Python<'_>, inv: Invocation) -> Self {
         PyInvocation {
             body: PyBytes::new(py, &inv.body).unbind(),

@@ -57,6 +57,7 @@ def test_report_has_every_table(quick_run):
         "## 4. Logging (100 lines per invocation)",
         "## 5. Memory",
         "## Method",
+        "## Per-invoke with Sentry's AwsLambdaIntegration",
     ):
         assert heading in text
     assert "> **Quick mode**" in text
@@ -72,7 +73,18 @@ def test_results_json_is_complete(quick_run):
     out, _ = quick_run
     res = json.loads((out / "results.json").read_text())
     figs = res["figures"]
-    assert set(figs) == {"cold_start", "per_invoke", "payloads", "logging", "memory", "emulator"}
+    assert set(figs) == {
+        "cold_start",
+        "per_invoke",
+        "payloads",
+        "logging",
+        "memory",
+        "emulator",
+        "sentry_invoke",
+    }
+    sentry = figs["sentry_invoke"]["rows"]
+    assert sentry["awslambdaric+sentry"]["rtt_us"]["n"] == figs["sentry_invoke"]["invocations"]
+    assert sentry["fastric+sentry"]["failed"] is None or isinstance(sentry["fastric+sentry"]["failed"], str)
     assert set(figs["payloads"]) == {"1KB", "100KB", "1MB", "5MB", "5MB-response"}
     assert len(figs["logging"]) == 8
     names = [p["name"] for p in res["participants"]]

@@ -315,7 +315,7 @@ def test_version_and_help() -> None:
 
 def test_missing_native_module_is_one_line(tmp_path) -> None:
     """A fastric without an extension for this interpreter (e.g. a layer built for another Python) stops
-    with one line and exit 1 instead of silently running the slower pure-Python loop."""
+    with one line and exit 1 (there is no pure-Python transport to fall back on)."""
     import shutil
     import subprocess
     import sys

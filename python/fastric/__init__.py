@@ -24,7 +24,7 @@ def __getattr__(name):
     if name == "__version__":
         try:
             from ._fastric import VERSION as value
-        except ImportError:  # native core not built/importable: the pure-Python loop can still run
+        except ImportError:  # native core not built/importable (python -m fastric then says so)
             value = "0+unknown"
     elif name in _FROM:
         from importlib import import_module

@@ -12,7 +12,12 @@
   below 1: a message and exit status 1.
 - ``--version`` / ``--help`` as the only argument print and exit 0 (no handler can have those names).
 - The native module ``fastric._fastric`` must import (a wheel built for this interpreter); otherwise a
-  message and exit status 1, unless ``FASTRIC_PURE_PYTHON=1`` asks for the pure-Python loop.
+  message and exit status 1.
+- ``FASTRIC_PURE_PYTHON=1`` serves every invocation through the Python-level
+  ``fastric.bootstrap.handle_event_request`` (the path taken once an APM agent patches it), over the
+  same native transport.
+- This module binds ``bootstrap`` (:mod:`fastric.bootstrap`), where APM agents look for the runtime's
+  bootstrap module (``sys.modules["__main__"].bootstrap``, as with awslambdaric's ``__main__``).
 """
 
 from __future__ import annotations
@@ -20,11 +25,20 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["main"]
+
+#: :mod:`fastric.bootstrap`, bound by :func:`main` before the handler is imported (APM agents look here).
+bootstrap: Any = None
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write("[fastric] " + message + "\n")
+    from .log import write_escaped
+
+    write_escaped(sys.stderr, "[fastric] " + message + "\n")
     sys.stderr.flush()
     return 1
 
@@ -75,17 +89,15 @@ def main(argv: list[str] | None = None) -> int:
             "which Lambda provides. To run a function locally, start it under the emulator: "
             f"fastric-rie python -m fastric {handler}"
         )
-    if os.environ.get("FASTRIC_PURE_PYTHON") != "1":
-        try:
-            from . import _fastric  # noqa: F401
-        except ImportError as e:
-            v = sys.version_info
-            return _fail(
-                f"the native module fastric._fastric cannot be imported on Python {v.major}.{v.minor} ({e}): "
-                "this fastric installation has no extension built for this interpreter. Install the fastric "
-                "wheel built for it (or a layer that holds it), or set FASTRIC_PURE_PYTHON=1 to run the slower "
-                "pure-Python loop, whose responses are not byte-compatible in every case"
-            )
+    try:
+        from . import _fastric  # noqa: F401
+    except ImportError as e:
+        v = sys.version_info
+        return _fail(
+            f"the native module fastric._fastric cannot be imported on Python {v.major}.{v.minor} ({e}): "
+            "this fastric installation has no extension built for this interpreter. Install the fastric "
+            "wheel built for it (or a layer that holds it)"
+        )
     max_concurrency = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY")
     if max_concurrency is not None:
         from ._multi_concurrency import parse_max_concurrency, run_pool
@@ -98,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         run_pool(handler, workers)  # each worker ends inside, by SystemExit from bootstrap.run
 
     _add_task_root(os.environ.get("LAMBDA_TASK_ROOT"))
-    from .bootstrap import run
+    global bootstrap
+    from . import bootstrap
 
-    run(handler)
+    bootstrap.run(handler)
     return 1  # not reached: run() only leaves by exiting
 
 

@@ -1,8 +1,8 @@
 """Type stubs for ``fastric._fastric``, fastric's native core (see ``docs/ARCHITECTURE.md``).
 
 Only modules inside the ``fastric`` package import it. Names other than ``VERSION`` may be missing from
-an older or partial build; the Python side checks with ``getattr``/``ImportError`` and falls back to
-pure-Python equivalents (``fastric._pyloop``, the stdlib ``json`` module).
+an older or partial build; the Python side checks with ``getattr``/``ImportError`` where it can fall
+back (the stdlib ``json`` module for error documents).
 """
 
 from typing import Any, NoReturn, Protocol, final
@@ -166,6 +166,10 @@ class _Hooks(Protocol):
     environ: Any
     context_class: Any
     ensure_ascii: bool
+    force_python: bool
+    runtime_client: Any
+    originals: tuple[Any, Any, Any]
+    def invoke(self, invocation: Invocation, request_handler: Any) -> None: ...
     def make_context(
         self,
         request_id: str,
@@ -183,7 +187,10 @@ def run_invoke_loop(client: RuntimeApiClient, handler: Any, hooks: _Hooks) -> No
     """Serve invocations forever: ``/next`` (GIL released) → state and ``_X_AMZN_TRACE_ID`` →
     ``hooks.make_context`` → decode (``application/json`` or no content type → JSON, else bytes) →
     ``handler(event, context)`` → encode → ``/response``; an ``Exception`` → ``hooks.handle_error`` →
-    ``/error``. Returns only by raising: a non-``Exception`` ``BaseException`` from the handler
+    ``/error``. Once ``hooks.state["handle_event_request"]`` is not ``hooks.originals[0]`` (or with
+    ``hooks.force_python``) an invocation is served by ``hooks.invoke(invocation, handler)`` instead; once
+    ``type(hooks.runtime_client).post_invocation_result`` / ``post_invocation_error`` is not
+    ``originals[1]`` / ``[2]``, the native path posts through that method. Returns only by raising: a non-``Exception`` ``BaseException`` from the handler
     (``SystemExit``, ``KeyboardInterrupt``), or a fatal :class:`RuntimeApiError`."""
 
 def set_diagnostic_fd(fd: int | None) -> None:

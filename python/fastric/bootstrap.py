@@ -1,17 +1,27 @@
-"""fastric's start-up sequence and the Python hooks of the invoke loop.
+"""fastric's start-up sequence, the Python hooks of the invoke loop, and awslambdaric's patch points.
 
 :func:`run` does what awslambdaric 4.2.2's ``bootstrap.run`` does, in the same order (section 1.2 of
 the behaviour reference): write-through ``sys.stdout``/``sys.stderr``, log sink, logging set-up, the
 preview warning, eager handler import with awslambdaric's init-error types and messages (section 3.2),
-the SnapStart hooks (section 8.2), then the invoke loop: ``fastric._fastric.run_invoke_loop`` when the
-native module has it, otherwise :func:`fastric._pyloop.run`.
+the SnapStart hooks (section 8.2), then the invoke loop ``fastric._fastric.run_invoke_loop``.
+
+Patch points (awslambdaric 4.2.2's ``bootstrap.py`` and ``lambda_runtime_client.py`` names and call
+protocol, which APM agents such as sentry-sdk's ``AwsLambdaIntegration`` replace): this module is
+reachable as ``sys.modules["__main__"].bootstrap``; it has :func:`handle_event_request` and
+:class:`LambdaRuntimeClient` (``post_init_error``, ``post_invocation_result``,
+``post_invocation_error``, ...). While none of them is replaced, the native loop serves each
+invocation itself (it compares the current ``handle_event_request`` and the client class's post
+methods with the originals: pointer comparisons, no Python call). Once one is replaced, every
+invocation goes through ``handle_event_request`` as looked up at that invocation, and every post
+through the client method looked up at that moment; ``FASTRIC_PURE_PYTHON=1`` forces this path.
+Either way the bytes sent to the Runtime API and the logs are the same.
 
 This module's globals are the loop's ``state`` dict: ``_GLOBAL_AWS_REQUEST_ID`` and
 ``_GLOBAL_TENANT_ID`` hold the current invocation's ids (they stay set after the invocation, as in
 awslambdaric) and feed the logging filter. Start-up imports are kept small: ``logging`` (the root
 handler is installed when something first imports it, see :func:`fastric.log.install_logging`),
-``json``, ``traceback``, ``http.client`` and ``importlib`` machinery beyond what Python loads anyway are
-imported only on the paths that need them.
+``json``, ``traceback`` and ``importlib`` machinery beyond what Python loads anyway are imported only
+on the paths that need them.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from .errors import (
     XRAY_CAUSE_LIMIT,
     FastricError,
     FaultException,
+    RuntimeApiError,
     build_fault_result,
     error_result_for,
     make_error,
@@ -38,7 +49,15 @@ from .errors import (
 )
 from .lambda_context import LambdaContext
 
-__all__ = ["Hooks", "create_lambda_context", "load_handler", "log_error", "run"]
+__all__ = [
+    "Hooks",
+    "LambdaRuntimeClient",
+    "create_lambda_context",
+    "handle_event_request",
+    "load_handler",
+    "log_error",
+    "run",
+]
 
 _GLOBAL_AWS_REQUEST_ID: str | None = None
 _GLOBAL_TENANT_ID: str | None = None
@@ -198,13 +217,48 @@ class Hooks:
         ensure_ascii: whether JSON output escapes non-ASCII (see :func:`ensure_ascii_for_env`).
     """
 
-    def __init__(self, log_sink: Any, ensure_ascii: bool) -> None:
+    def __init__(
+        self,
+        log_sink: Any,
+        ensure_ascii: bool,
+        runtime_client: LambdaRuntimeClient | None = None,
+        *,
+        force_python: bool = False,
+    ) -> None:
         self.state: dict[str, Any] = globals()
         #: called as ``context_class(request_id, None, None, deadline_ms, arn, tenant_id)`` when
         #: there are no client-context or Cognito headers to parse
         self.context_class = LambdaContext
         self.ensure_ascii = ensure_ascii
         self._log_sink = log_sink
+        #: the :class:`LambdaRuntimeClient` given to ``handle_event_request`` and posted through once
+        #: its class's post methods are replaced
+        self.runtime_client = runtime_client
+        #: serve every invocation through :meth:`invoke` (``FASTRIC_PURE_PYTHON=1``)
+        self.force_python = force_python
+        #: the originals the native loop compares the current patch points with:
+        #: ``(handle_event_request, post_invocation_result, post_invocation_error)``
+        self.originals = (_ORIGINAL_HANDLE_EVENT_REQUEST, _ORIGINAL_POST_RESULT, _ORIGINAL_POST_ERROR)
+
+    def invoke(self, invocation: Any, request_handler: Callable[..., Any]) -> None:
+        """Serve one invocation through the current module-level :func:`handle_event_request` (looked
+        up now, as awslambdaric's loop does), after the loop set ``_GLOBAL_*`` and ``_X_AMZN_TRACE_ID``.
+        ``invocation`` is a ``fastric._fastric.Invocation``. Raises what the (possibly patched)
+        function raises; the loop ends the process on it."""
+        handle_event_request(
+            self.runtime_client,
+            request_handler,
+            invocation.request_id,
+            invocation.body,
+            invocation.content_type,
+            invocation.client_context,
+            invocation.cognito_identity,
+            invocation.invoked_function_arn,
+            invocation.deadline_ms,
+            invocation.tenant_id,
+            self._log_sink,
+            invocation.invocation_id,
+        )
 
     @property
     def environ(self) -> Any:
@@ -291,34 +345,263 @@ def _user_agent() -> str:
     return f"fastric-python/{v.major}.{v.minor}.{v.micro}-{VERSION}"
 
 
-def _make_client(address: str) -> Any:
-    if os.environ.get("FASTRIC_PURE_PYTHON") != "1":
-        try:
-            from ._fastric import RuntimeApiClient  # type: ignore[attr-defined]
-        except ImportError:
-            pass
+def _make_transport(address: str) -> Any:
+    """The native Runtime API client for ``address``; exits 1 with a diagnostic for an unusable one."""
+    from ._fastric import RuntimeApiClient  # type: ignore[attr-defined]
+
+    try:
+        return RuntimeApiClient(address, _user_agent())
+    except ValueError as e:
+        _log.diagnostic(f"AWS_LAMBDA_RUNTIME_API={address!r} is not a usable address: {e}", _ERROR)
+        sys.exit(1)
+
+
+def _is_forbidden(exc: BaseException) -> bool:
+    return getattr(exc, "status", None) == 403
+
+
+class InvocationRequest:
+    """One ``/next`` answer in awslambdaric's shape (``LambdaRuntimeClient.wait_next_invocation``):
+    attributes ``invoke_id``, ``x_amzn_trace_id``, ``invoked_function_arn``, ``deadline_time_in_ms``,
+    ``client_context``, ``cognito_identity``, ``tenant_id``, ``content_type``, ``event_body`` (bytes),
+    ``invocation_id``."""
+
+    def __init__(self, **kwds: Any) -> None:
+        self.__dict__.update(kwds)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InvocationRequest) and self.__dict__ == other.__dict__
+
+
+class LambdaRuntimeClient:
+    """awslambdaric 4.2.2's ``LambdaRuntimeClient`` interface over fastric's native transport.
+
+    The runtime creates one and posts through its methods, looked up on each call, so a replacement
+    on the class (``LambdaRuntimeClient.post_invocation_result = wrapper(...)``, as sentry-sdk does) is
+    called from the next post on. ``lambda_runtime_address`` is ``AWS_LAMBDA_RUNTIME_API``;
+    ``use_thread_for_polling_next`` is kept for the signature (the native wait never blocks signals).
+
+    Post failures behave as fastric's native loop (docs/RUNTIME-API-FAILURES.md): a refused post
+    (400/403/410/413) is a ``[fastric]`` ERROR diagnostic and the runtime carries on; a fatal one (a
+    500, retries exhausted) raises :class:`fastric.errors.RuntimeApiError` and ends the process.
+    """
+
+    def __init__(self, lambda_runtime_address: str, use_thread_for_polling_next: bool = False) -> None:
+        self.lambda_runtime_address = lambda_runtime_address
+        self.use_thread_for_polling_next = use_thread_for_polling_next
+        self._transport = _make_transport(lambda_runtime_address)
+        self._pool_worker = False
+
+    @classmethod
+    def _over(cls, transport: Any, *, pool_worker: bool = False) -> LambdaRuntimeClient:
+        """An instance over an existing native ``RuntimeApiClient`` (``run``'s ``client`` argument)."""
+        self = cls.__new__(cls)
+        self.lambda_runtime_address = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+        self.use_thread_for_polling_next = False
+        self._transport = transport
+        self._pool_worker = pool_worker
+        return self
+
+    # POST /2018-06-01/runtime/init/error
+    def post_init_error(self, error_response_data: Any, error_type_override: str | None = None) -> None:
+        """Post an init error document (a dict, or its JSON text/bytes) with
+        ``Lambda-Runtime-Function-Error-Type: error_type_override`` or its ``errorType``. The runtime
+        calls it while the init exception is being handled (``sys.exc_info()`` is that exception). A
+        failed post is a ``[fastric]`` diagnostic (the process exits 1 anyway); in a multi-concurrency
+        worker a 403 (another worker posted first) is ignored."""
+        if isinstance(error_response_data, dict):
+            body = to_json_bytes(error_response_data, _ensure_ascii)
+            error_type = error_type_override or error_response_data.get("errorType") or ""
         else:
-            try:
-                return RuntimeApiClient(address, _user_agent())
-            except ValueError as e:
-                _log.diagnostic(f"AWS_LAMBDA_RUNTIME_API={address!r} is not a usable address: {e}", _ERROR)
-                sys.exit(1)
-    from ._pyloop import HttpRuntimeApiClient
+            body = (
+                error_response_data
+                if isinstance(error_response_data, bytes)
+                else error_response_data.encode()
+            )
+            error_type = error_type_override or ""
+        try:
+            self._transport.post_init_error(body, error_type)
+        except Exception as e:  # noqa: BLE001 - we exit non-zero anyway; say why the post failed
+            if self._pool_worker and _is_forbidden(e):
+                return
+            _log.diagnostic(f"could not post the init error: {type(e).__name__}: {safe_str(e)}")
 
-    return HttpRuntimeApiClient(address, _user_agent())
+    # GET /2018-06-01/runtime/restore/next
+    def restore_next(self) -> None:
+        """SnapStart: wait until the snapshot is restored. Raises ``RuntimeApiError``."""
+        self._transport.restore_next()
+
+    # POST /2018-06-01/runtime/restore/error
+    def report_restore_error(self, restore_error_data: Any) -> None:
+        """SnapStart: post an after-restore error document (``Runtime.AfterRestoreError``). Raises
+        ``RuntimeApiError``."""
+        body = (
+            to_json_bytes(restore_error_data, _ensure_ascii)
+            if isinstance(restore_error_data, dict)
+            else restore_error_data
+        )
+        self._transport.post_restore_error(body, FaultException.AFTER_RESTORE_ERROR)
+
+    # GET /2018-06-01/runtime/invocation/next
+    def wait_next_invocation(self) -> InvocationRequest:
+        """Wait for the next invocation (signal handlers run meanwhile). Raises ``RuntimeApiError``."""
+        inv = self._transport.next_invocation()
+        return InvocationRequest(
+            invoke_id=inv.request_id,
+            x_amzn_trace_id=inv.trace_id,
+            invoked_function_arn=inv.invoked_function_arn,
+            deadline_time_in_ms=inv.deadline_ms,
+            client_context=inv.client_context,
+            cognito_identity=inv.cognito_identity,
+            tenant_id=inv.tenant_id,
+            content_type=inv.content_type,
+            event_body=inv.body,
+            invocation_id=inv.invocation_id,
+        )
+
+    # POST /2018-06-01/runtime/invocation/{AwsRequestId}/response
+    def post_invocation_result(
+        self,
+        invoke_id: str,
+        result_data: bytes | str,
+        content_type: str = "application/json",
+        invocation_id: str | None = None,
+    ) -> None:
+        """Post a result (``str`` is sent as UTF-8) with ``Content-Type: content_type``."""
+        if not isinstance(result_data, bytes):
+            result_data = result_data.encode("utf-8", "surrogateescape")
+        try:
+            self._transport.post_invocation_response(invoke_id, result_data, content_type, invocation_id)
+        except RuntimeApiError as e:
+            _post_refused(e, invoke_id)
+
+    # POST /2018-06-01/runtime/invocation/{AwsRequestId}/error
+    def post_invocation_error(
+        self,
+        invoke_id: str,
+        error_response_data: bytes | str,
+        xray_fault: str | None,
+        invocation_id: str | None = None,
+    ) -> None:
+        """Post an error document; the X-Ray cause header is sent only when ``xray_fault`` is
+        non-empty and under 1 MiB encoded."""
+        if not isinstance(error_response_data, bytes):
+            error_response_data = error_response_data.encode("utf-8", "surrogateescape")
+        try:
+            self._transport.post_invocation_error(
+                invoke_id, error_response_data, xray_fault or None, invocation_id
+            )
+        except RuntimeApiError as e:
+            _post_refused(e, invoke_id)
 
 
-def _on_init_complete(client: Any, log_sink: Any) -> None:
+def _post_refused(exc: Any, invoke_id: str) -> None:
+    # The native loop's rule and words (rust/event_loop.rs): fatal → raise, refused → say so, carry on.
+    if getattr(exc, "fatal", True):
+        raise exc
+    _log.diagnostic(f"posting the result of invocation {invoke_id} failed: {exc}; continuing", _ERROR)
+
+
+_ORIGINAL_POST_RESULT = LambdaRuntimeClient.post_invocation_result
+_ORIGINAL_POST_ERROR = LambdaRuntimeClient.post_invocation_error
+
+
+def _codec() -> tuple[Any, Any]:
+    from ._fastric import json_dumps, json_loads  # type: ignore[attr-defined]
+
+    return json_loads, json_dumps
+
+
+def _unmarshal(event_body: bytes, content_type: str | None, hooks: Hooks) -> Any:
+    # As the native loop: JSON for application/json or no content type, else the raw bytes.
+    if content_type is not None and content_type != "application/json":
+        return event_body
+    try:
+        return _json_loads(event_body)
+    except Exception:  # noqa: BLE001 - the fallback reports simplejson's exact message
+        return hooks.unmarshal_fallback(event_body)
+
+
+def _marshal_response(response: Any, hooks: Hooks) -> tuple[bytes, str]:
+    """The one place a handler's result becomes what is posted: ``(body, content type)``; ``bytes``
+    are sent as ``application/unknown``, anything else JSON-encoded as awslambdaric's marshaller.
+    Raises ``FaultException("Runtime.MarshalError", ...)``."""
+    if isinstance(response, bytes):
+        return response, "application/unknown"
+    try:
+        return _json_dumps(response, hooks.ensure_ascii), "application/json"
+    except Exception as e:  # noqa: BLE001
+        raise hooks.marshal_error(e) from None
+
+
+def handle_event_request(
+    lambda_runtime_client: LambdaRuntimeClient,
+    request_handler: Callable[..., Any],
+    invoke_id: str,
+    event_body: bytes,
+    content_type: str | None,
+    client_context_json: str | None,
+    cognito_identity_json: str | None,
+    invoked_function_arn: str,
+    epoch_deadline_time_in_ms: int,
+    tenant_id: str | None,
+    log_sink: Any,
+    invocation_id: str | None = None,
+) -> None:
+    """Serve one invocation, as awslambdaric 4.2.2's function of that name (same parameters):
+    context, event, ``request_handler(event, context)``, result; then
+    ``lambda_runtime_client.post_invocation_result(invoke_id, body, content_type, invocation_id)``, or
+    for an ``Exception`` the error record on ``log_sink`` and
+    ``lambda_runtime_client.post_invocation_error(invoke_id, error_document_json, xray_cause_json,
+    invocation_id)``. ``SystemExit``/``KeyboardInterrupt`` propagate unposted.
+
+    The bytes posted and logged are those of fastric's native loop: its JSON codec, error documents
+    and X-Ray cause (empty when it would be 1 MiB or more). Called by the runtime only once this
+    function or a client post method was replaced, or with ``FASTRIC_PURE_PYTHON=1``.
+    """
+    hooks = _hooks
+    try:
+        lambda_context = create_lambda_context(
+            client_context_json,
+            cognito_identity_json,
+            epoch_deadline_time_in_ms,
+            invoke_id,
+            invoked_function_arn,
+            tenant_id,
+        )
+        event = _unmarshal(event_body, content_type, hooks)
+        response = request_handler(event, lambda_context)
+        result, result_content_type = _marshal_response(response, hooks)
+    except Exception as exc:  # noqa: BLE001 - every Exception becomes an /error post
+        body, xray_cause = hooks.handle_error(exc, invoke_id)
+        del exc
+        lambda_runtime_client.post_invocation_error(
+            invoke_id, body.decode("utf-8", "surrogateescape"), xray_cause or "", invocation_id
+        )
+        return
+    if result_content_type == "application/json":
+        # awslambdaric hands its post method the JSON text (its encoder returns str)
+        result = result.decode("utf-8", "surrogateescape")
+    lambda_runtime_client.post_invocation_result(invoke_id, result, result_content_type, invocation_id)
+
+
+_ORIGINAL_HANDLE_EVENT_REQUEST = handle_event_request
+_json_loads: Any = None
+_json_dumps: Any = None
+_hooks: Any = None
+
+
+def _on_init_complete(runtime_client: LambdaRuntimeClient, log_sink: Any) -> None:
     # SnapStart: before-snapshot hooks, wait for the restore, after-restore hooks (exit 64 / 65).
     from ._snapstart import run_after_restore, run_before_snapshot
 
     try:
         run_before_snapshot()
-        client.restore_next()
+        runtime_client.restore_next()
     except Exception as e:  # noqa: BLE001
         error_result = build_fault_result(e)
         log_error(error_result, log_sink)
-        _post_init_error(client, error_result, FaultException.BEFORE_SNAPSHOT_ERROR)
+        runtime_client.post_init_error(error_result, FaultException.BEFORE_SNAPSHOT_ERROR)
         sys.exit(64)
     try:
         run_after_restore()
@@ -326,9 +609,7 @@ def _on_init_complete(client: Any, log_sink: Any) -> None:
         error_result = build_fault_result(e)
         log_error(error_result, log_sink)
         try:
-            client.post_restore_error(
-                to_json_bytes(error_result, _ensure_ascii), FaultException.AFTER_RESTORE_ERROR
-            )
+            runtime_client.report_restore_error(error_result)
         except Exception as post_exc:  # noqa: BLE001
             _log.diagnostic(
                 f"could not post the restore error: {type(post_exc).__name__}: {safe_str(post_exc)}"
@@ -336,60 +617,51 @@ def _on_init_complete(client: Any, log_sink: Any) -> None:
         sys.exit(65)
 
 
-def _is_forbidden(exc: BaseException) -> bool:
-    # A 403 answer: the native RuntimeApiError carries `status`; the pure-Python stand-in only the
-    # message (awslambdaric's wording, "... Reason: '403'. ...").
-    status = getattr(exc, "status", None)
-    if status is not None:
-        return status == 403
-    return "Reason: '403'." in safe_str(exc)
+def _init_failed(
+    runtime_client: LambdaRuntimeClient, error_result: dict[str, Any], log_sink: Any
+) -> NoReturn:
+    # Called inside the `except` that caught the init error, so that `post_init_error` (and whatever
+    # wraps it) sees the exception in sys.exc_info().
+    _log.finish_pending_setup()
+    import logging
+
+    logging.warning(UNHANDLED_INIT_WARNING)
+    log_error(error_result, log_sink)
+    runtime_client.post_init_error(error_result)
+    sys.exit(1)
 
 
-def _post_init_error(
-    client: Any, error_result: dict[str, Any], error_type: str | None = None, *, pool_worker: bool = False
-) -> None:
-    try:
-        client.post_init_error(
-            to_json_bytes(error_result, _ensure_ascii), error_type or error_result["errorType"]
-        )
-    except Exception as e:  # noqa: BLE001 - we exit non-zero anyway; say why the post failed
-        if pool_worker and _is_forbidden(e):
-            # Multi-concurrency: another worker already posted the init error (awslambdaric ignores it).
-            return
-        _log.diagnostic(f"could not post the init error: {type(e).__name__}: {safe_str(e)}")
-
-
-def _select_loop() -> Callable[[Any, Any, Any], Any]:
-    if os.environ.get("FASTRIC_PURE_PYTHON") != "1":
+def _expose_as_main_bootstrap() -> None:
+    # sentry-sdk and other agents find the runtime's bootstrap module as `__main__.bootstrap` (the
+    # awslambdaric container layout). `python -m fastric` binds it in fastric.__main__; a different
+    # `__main__` (a script calling run()) gets the attribute unless it has one already.
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "bootstrap", None) is None:
         try:
-            from ._fastric import run_invoke_loop  # type: ignore[attr-defined]
-        except ImportError:
+            main.bootstrap = sys.modules[__name__]  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
             pass
-        else:
-            return run_invoke_loop
-    from ._pyloop import run as run_pure
-
-    return run_pure
 
 
 def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> NoReturn:
     """Start the runtime for ``handler_name`` (``"module.function"``) and serve invocations forever.
 
-    ``client`` defaults to a Runtime API client for ``AWS_LAMBDA_RUNTIME_API`` (the native
-    ``RuntimeApiClient``; the pure-Python stand-in when it is unavailable). Exits the process with
-    status 1 after an init error (posted to ``/runtime/init/error``), 64/65 after a SnapStart
-    before-snapshot/after-restore failure; ``SystemExit``/``KeyboardInterrupt`` raised by the handler
-    propagate. Does not return.
+    ``client`` defaults to the native ``RuntimeApiClient`` for ``AWS_LAMBDA_RUNTIME_API``; the runtime
+    wraps it in a :class:`LambdaRuntimeClient`. Exits the process with status 1 after an init error
+    (posted to ``/runtime/init/error`` through ``LambdaRuntimeClient.post_init_error`` while the
+    exception is being handled), 64/65 after a SnapStart before-snapshot/after-restore failure;
+    ``SystemExit``/``KeyboardInterrupt`` raised by the handler propagate. Does not return.
 
     This is one runtime process: ``AWS_LAMBDA_MAX_CONCURRENCY`` is not read here (``python -m fastric``
     starts the worker pool of :mod:`fastric._multi_concurrency`, whose workers call this).
     ``pool_worker=True`` marks such a worker: a 403 answer to its ``/init/error`` post is ignored
     silently (another worker posted first; awslambdaric's multi-concurrent client does the same).
     """
-    global _json_format, _log_level, _ensure_ascii, _log_sink
+    global _json_format, _log_level, _ensure_ascii, _log_sink, _json_loads, _json_dumps, _hooks
 
     sys.stdout = _log.make_write_through(sys.stdout)
     sys.stderr = _log.make_write_through(sys.stderr)
+    _expose_as_main_bootstrap()
 
     environ = os.environ
     _json_format = _log.log_format_is_json(environ.get("AWS_LAMBDA_LOG_FORMAT"))
@@ -399,10 +671,13 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
     with _log.create_log_sink() as log_sink:
         _log_sink = log_sink
         if client is None:
-            client = _make_client(environ["AWS_LAMBDA_RUNTIME_API"])
+            client = _make_transport(environ["AWS_LAMBDA_RUNTIME_API"])
+        runtime_client = LambdaRuntimeClient._over(client, pool_worker=pool_worker)
+        _json_loads, _json_dumps = _codec()
+        _hooks = Hooks(
+            log_sink, _ensure_ascii, runtime_client, force_python=environ.get("FASTRIC_PURE_PYTHON") == "1"
+        )
 
-        request_handler = None
-        error_result: dict[str, Any] | None
         try:
             # The preview warning is logged now, so logging is needed now; otherwise the set-up waits
             # for the first `import logging` (by the handler module, a library, or the lines below).
@@ -414,31 +689,24 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
                 import logging
 
                 logging.warning(_preview_warning())
-        except Exception as e:  # noqa: BLE001 - reported like any init error, as awslambdaric does
-            error_result = build_fault_result(e)
-        else:
-            request_handler, error_result = load_handler(handler_name)
+            request_handler = _get_handler(handler_name)
+        except FaultException as e:
+            _init_failed(runtime_client, make_error(e.msg, e.exception_type, e.trace), log_sink)
+        except Exception as e:  # noqa: BLE001 - any exception from the user's module is an init error
+            _init_failed(runtime_client, build_fault_result(e), log_sink)
         _log.finish_pending_setup()
 
-        if error_result is not None:
-            import logging
-
-            logging.warning(UNHANDLED_INIT_WARNING)
-            log_error(error_result, log_sink)
-            _post_init_error(client, error_result, pool_worker=pool_worker)
-            sys.exit(1)
-
         if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START:
-            _on_init_complete(client, log_sink)
+            _on_init_complete(runtime_client, log_sink)
 
-        hooks = Hooks(log_sink, _ensure_ascii)
-        loop = _select_loop()
+        from ._fastric import run_invoke_loop  # type: ignore[attr-defined]
+
         try:
-            loop(client, request_handler, hooks)
+            run_invoke_loop(client, request_handler, _hooks)
         except Exception as e:  # noqa: BLE001 - a fatal Runtime API failure ends the process
             if not isinstance(e, FastricError):
                 # Raised by user code outside an invocation (e.g. a signal handler while waiting on
-                # /next): show where, as an uncaught exception would.
+                # /next) or by a replaced patch point: show where, as an uncaught exception would.
                 import traceback
 
                 traceback.print_exception(e, file=sys.stderr)

@@ -35,10 +35,6 @@ STR_FAILED = "<exception str() failed>"
 # X-Ray cause documents of this many encoded bytes or more are not sent (awslambdaric's limit).
 XRAY_CAUSE_LIMIT = 1024 * 1024
 
-# fastric's own invoke-loop module: its frames lead the trace when the pure-Python loop calls the
-# handler, like awslambdaric's bootstrap.py frames, and are stripped the same way.
-_PYLOOP_SUFFIX = os.sep + os.path.join("fastric", "_pyloop.py")
-
 
 class FaultException(Exception):
     """A fault detected by the runtime itself rather than raised by the user's handler.
@@ -95,20 +91,16 @@ def safe_str(value: object) -> str:
         return STR_FAILED
 
 
-def _is_runtime_frame(filename: str) -> bool:
-    return "/bootstrap.py" in filename or filename.endswith(_PYLOOP_SUFFIX)
-
-
 def extract_frames(tb: object) -> list[tuple[str, int | None, str, str | None]]:
     """``(filename, lineno, function, source line)`` for each frame of traceback ``tb``, with the
-    leading runtime frames removed: awslambdaric drops leading frames whose file name contains
-    ``/bootstrap.py``; fastric also counts its pure-Python loop (``fastric/_pyloop.py``) as such.
+    leading runtime frames removed: as awslambdaric, leading frames whose file name contains
+    ``/bootstrap.py`` (fastric's ``handle_event_request`` lives in ``fastric/bootstrap.py`` too).
     When every frame is a runtime frame, none is dropped (as in awslambdaric)."""
     import traceback
 
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # type: ignore[arg-type]
     for i, frame in enumerate(frames):
-        if not _is_runtime_frame(frame[0]):
+        if "/bootstrap.py" not in frame[0]:
             return frames[i:]
     return frames
 

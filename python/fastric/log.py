@@ -250,6 +250,23 @@ def make_write_through(stream: Any) -> Any:
     return Unbuffered(stream)
 
 
+def write_escaped(stream: Any, text: str) -> None:
+    """``stream.write(text)``; when the stream cannot encode some of it (``PYTHONIOENCODING=ascii``,
+    a lone surrogate), the text is written again with those characters as backslash escapes
+    (``\\xe9``, ``\\u2603``, ``\\udc80``), so nothing is dropped. For the lines the runtime writes
+    itself (error records, diagnostics); a user's ``print()`` keeps CPython's ``UnicodeEncodeError``.
+    ``TextIOWrapper`` encodes the whole text before writing any of it, so nothing is written twice."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "utf-8"
+        try:
+            safe = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+        except LookupError:
+            safe = text.encode("ascii", "backslashreplace").decode("ascii")
+        stream.write(safe)
+
+
 # --------------------------------------------------------------------------------------------------
 # sinks
 
@@ -273,13 +290,9 @@ class StandardLogSink:
         sys.stdout.write(msg)
 
     def log_error(self, message_lines: list[str]) -> None:
-        """Write one unhandled-error record: lines joined with ``\\r``, plus ``\\n``."""
-        text = "\r".join(message_lines) + "\n"
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:
-            # A lone surrogate in an exception message must not kill the runtime.
-            sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+        """Write one unhandled-error record: lines joined with ``\\r``, plus ``\\n``; what the stream
+        cannot encode is written as backslash escapes (:func:`write_escaped`)."""
+        write_escaped(sys.stdout, "\r".join(message_lines) + "\n")
 
 
 class FramedTelemetryLogSink:
@@ -368,7 +381,7 @@ def diagnostic(message: str, level: int = _WARNING) -> None:
         if sink is not None and sink.file is not None and not sink.file.closed:
             sink.log(line, TEXT_FRAME_TYPES[bucket])
         else:
-            sys.stderr.write(line)
+            write_escaped(sys.stderr, line)
             sys.stderr.flush()
     except Exception:  # noqa: BLE001 - diagnostics must never take the runtime down
         pass
@@ -417,7 +430,7 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
         LambdaLoggerFilter,
         LambdaLoggerHandler,
         LambdaLoggerHandlerWithFrameType,
-        TextFormatter,
+        attach_fast_twin,
     )
 
     logging.Formatter.converter = time.gmtime
@@ -431,7 +444,10 @@ def setup_logging(json_format: bool, log_level: str, log_sink: Any, state: dict[
         handler.setFormatter(JsonFormatter())
         log_sink.error_frame_type = JSON_FRAME_TYPES[40]
     else:
-        handler.setFormatter(TextFormatter(TEXT_FORMAT, TEXT_DATEFMT))
+        # Exactly logging.Formatter, as awslambdaric (libraries check the type); the speed comes from
+        # the handler's cached-time twin, used while this formatter stays untouched.
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT, TEXT_DATEFMT))
+        attach_fast_twin(handler)
         log_sink.error_frame_type = TEXT_FRAME_TYPES[40]
     if log_level in logging._nameToLevel:  # noqa: SLF001 - the same table logging itself uses
         root.setLevel(log_level)

@@ -52,7 +52,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "a handler that cannot be called as handler(event, context) (not callable, or a signature such as "
         "`def handler(event):`, case C40) fails every invoke with the same TypeError, whose stackTrace and "
         "X-Ray stack hold only the runtime's own call site: awslambdaric's bootstrap.py frame, nothing for "
-        "fastric's native loop, the _pyloop.py frame for its pure-Python loop. Pinned by tests/test_cases.py "
+        "fastric's native loop, fastric/bootstrap.py's handle_event_request frame on its Python path (patched by an agent, or FASTRIC_PURE_PYTHON=1). Pinned by tests/test_cases.py "
         "(C40) and tests/test_differential_case_kinds.py::test_signature_mismatch."
     ),
     "context-attributeerror-trace": (
@@ -103,8 +103,8 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "traceback.print_stack(), logging's stack_info=True and inspect.stack() show the runtime's own "
         "frames above the handler: awslambdaric's __main__.py, main, bootstrap.run and "
         "handle_event_request; fastric's __main__.py, main and bootstrap.run (the native loop calls the "
-        "handler directly). Not in the differential set (exception tracebacks start at the handler and "
-        "are identical)."
+        "handler directly; on the Python path also Hooks.invoke and handle_event_request). Not in the "
+        "differential set (exception tracebacks start at the handler and are identical)."
     ),
     "json-exception-outside-except": (
         "logging.exception() outside an except block in JSON format (exc_info == (None, None, None)): "
