@@ -26,6 +26,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -207,8 +208,11 @@ def main() -> int:
     try:
         while time.monotonic() < deadline:
             batch = [mutate(rng, rng.choice(pool), pool) for _ in range(args.batch)]
-            ref.stdin.write("".join(base64.b64encode(d).decode() + "\n" for d in batch))
-            ref.stdin.flush()
+            # Written from a thread: the answers are read meanwhile, so neither pipe can fill up and
+            # block both processes (large batches exceed the pipe buffers).
+            text = "".join(base64.b64encode(d).decode() + "\n" for d in batch)
+            writer = threading.Thread(target=lambda text=text: (ref.stdin.write(text), ref.stdin.flush()))
+            writer.start()
             for doc in batch:
                 expected = json.loads(ref.stdout.readline())
                 got = fastric_verdict(doc)
@@ -225,8 +229,9 @@ def main() -> int:
                     return 1
                 if len(doc) < 4096 and "ok" in got and rng.random() < 0.05:
                     pool.append(doc)  # valid documents become seeds: deeper structures over time
+            writer.join()
     finally:
-        ref.stdin.close()
+        ref.kill()  # also unblocks a writer thread left behind by an early return
         ref.wait()
     print(
         f"fuzz: json_differential ran {args.seconds:.0f} s: {runs} documents (seed {seed}), no disagreement"
