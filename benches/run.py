@@ -40,6 +40,7 @@ import report
 import sentry_invoke
 import soak
 import stats
+import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
 
 REF_CANDIDATES = [ROOT / ".venv-ref/bin/python"]
@@ -1040,7 +1041,9 @@ def parse_args(argv):
         "--cold-starts", type=int, help="spawns per client for the cold start (default 25; quick 3)"
     )
     ap.add_argument(
-        "--figures", default="cold,invoke,payload,logging,memory,rie,sentry", help="subset of figures to run"
+        "--figures",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream",
+        help="subset of figures to run",
     )
     ap.add_argument(
         "--server-wait",
@@ -1098,6 +1101,12 @@ def main(argv=None) -> int:
         ("memory", bench.memory),
         ("rie", bench.emulator),
         ("sentry", lambda: sentry_invoke.figure(bench, Participant)),
+        (
+            "stream",
+            lambda: bench.results["figures"].update(
+                streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
+            ),
+        ),
     ]
     for key, fn in steps:
         if key in figures:
@@ -1113,7 +1122,11 @@ def main(argv=None) -> int:
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
     # soak.keep_section: the Soak section `make soak` wrote stays in the regenerated file.
-    text = report.markdown(bench.results, chart) + sentry_invoke.markdown(bench.results)
+    text = (
+        report.markdown(bench.results, chart)
+        + sentry_invoke.markdown(bench.results)
+        + streaming_bench.markdown(bench.results["figures"].get("streaming"))
+    )
     out.write_text(soak.keep_section(out, text))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0

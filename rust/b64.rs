@@ -22,6 +22,11 @@ pub(crate) fn decode_any(text: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text)).ok()
 }
 
+/// Encodes `data` as RFC 4648 base64 with `+/` and `=` padding (the streamed-response error trailer).
+pub(crate) fn encode_standard(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use crate::errors::RuntimeError;
 use crate::json_decode;
 use crate::json_encode;
 use crate::py_client::{PyInvocation, PyRuntimeApiClient};
+use crate::response_stream::{self, Streaming};
 use crate::runtime_api::Invocation;
 
 /// The JSON content type; `/next` bodies with it (or with no content type at all) are decoded.
@@ -41,9 +42,17 @@ const TRACE_ID_ENV: &str = "_X_AMZN_TRACE_ID";
 const KEEP_BUFFER_BYTES: usize = 8 << 20;
 
 /// What one invocation produced, as plain bytes, ready to be posted without the GIL.
-enum Outcome {
-    Response { content_type: &'static str, body: Vec<u8> },
-    Error { body: Vec<u8>, xray_cause: Option<String> },
+enum Outcome<'py> {
+    Response {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    Error {
+        body: Vec<u8>,
+        xray_cause: Option<String>,
+    },
+    /// A `@fastric.response_stream` handler's `ResponseStream`, streamed by `response_stream::deliver`.
+    Stream(Bound<'py, PyAny>),
 }
 
 /// The `hooks` attributes, looked up once before the loop starts.
@@ -62,6 +71,7 @@ struct Hooks<'py> {
     /// that replaced `os.environ` has the trace id written to (or removed from) its replacement.
     object: Bound<'py, PyAny>,
     ensure_ascii: bool,
+    streaming: Streaming<'py>,
     /// Serve every invocation through `invoke` (`FASTRIC_PURE_PYTHON=1`).
     force_python: bool,
     /// `hooks.invoke(invocation, handler)`: the Python path of one invocation.
@@ -95,6 +105,7 @@ impl<'py> Hooks<'py> {
             state: hooks.getattr("state")?.cast_into::<PyDict>()?,
             object: hooks.clone(),
             ensure_ascii: hooks.getattr("ensure_ascii")?.is_truthy()?,
+            streaming: Streaming::new(py)?,
             force_python: hooks.getattr("force_python")?.is_truthy()?,
             invoke: hooks.getattr("invoke")?,
             client_class: runtime_client.get_type(),
@@ -225,7 +236,7 @@ fn post_outcome<'py>(
     hooks: &Hooks<'py>,
     client: &PyRuntimeApiClient,
     invocation: &Invocation,
-    outcome: Outcome,
+    outcome: Outcome<'py>,
     encode_buffer: &mut Vec<u8>,
 ) -> PyResult<Result<(), RuntimeError>> {
     let invocation_id = invocation.invocation_id.as_deref();
@@ -249,6 +260,7 @@ fn post_outcome<'py>(
             recycle(encode_buffer, body);
             Ok(result)
         }
+        Outcome::Stream(stream) => deliver_stream(py, hooks, client, invocation, &stream),
         Outcome::Error { body, xray_cause } => {
             let name = intern!(py, "post_invocation_error");
             if hooks.post_replaced(name, &hooks.original_post_error)? {
@@ -273,6 +285,35 @@ fn post_outcome<'py>(
     }
 }
 
+/// Streams a `@fastric.response_stream` result (`rust/response_stream.rs`); errors are reported
+/// through `hooks.handle_error` as for a buffered handler. The outer `Err` ends the process (a
+/// `BaseException`), the inner one is the Runtime API's; a panic is reported as `Internal`.
+fn deliver_stream<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    client: &PyRuntimeApiClient,
+    invocation: &Invocation,
+    stream: &Bound<'py, PyAny>,
+) -> PyResult<Result<(), RuntimeError>> {
+    let request_id = PyString::new(py, &invocation.request_id);
+    let mut report = |err| match error_outcome(py, hooks, err, &request_id)? {
+        Outcome::Error { body, xray_cause } => Ok((body, xray_cause)),
+        _ => Ok((Vec::new(), None)),
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        response_stream::deliver(
+            py,
+            client,
+            &hooks.streaming,
+            invocation,
+            stream,
+            hooks.ensure_ascii,
+            &mut report,
+        )
+    }))
+    .unwrap_or_else(|panic| Ok(Err(RuntimeError::Internal(panic_message(panic.as_ref())))))
+}
+
 /// Runs one invocation with the GIL held. `Err` only for exceptions that must end the process.
 fn process_invocation<'py>(
     py: Python<'py>,
@@ -281,7 +322,7 @@ fn process_invocation<'py>(
     invocation: &Invocation,
     encode_buffer: &mut Vec<u8>,
     keep: &mut Vec<Bound<'py, PyAny>>,
-) -> PyResult<Outcome> {
+) -> PyResult<Outcome<'py>> {
     let request_id = PyString::new(py, &invocation.request_id);
     // `os.environ._data` for the direct paths, checked once: no Python code runs before the handler.
     let environ_data = match hooks.fast_environ.as_ref() {
@@ -294,6 +335,9 @@ fn process_invocation<'py>(
         Err(err) => return error_outcome(py, hooks, err, &request_id),
     };
     keep.push(result.clone());
+    if hooks.streaming.is_stream(&result)? {
+        return Ok(Outcome::Stream(result));
+    }
     if let Ok(bytes) = result.cast::<PyBytes>() {
         return Ok(Outcome::Response {
             content_type: APPLICATION_UNKNOWN,
@@ -453,7 +497,12 @@ fn decode_event<'py>(py: Python<'py>, hooks: &Hooks<'py>, invocation: &Invocatio
 
 /// Turns an exception from the context, the decoder, the handler or the encoder into the error
 /// document, through `hooks.handle_error`, which also writes the error log line.
-fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bound<'_, PyString>) -> PyResult<Outcome> {
+fn error_outcome<'py>(
+    py: Python<'py>,
+    hooks: &Hooks<'py>,
+    err: PyErr,
+    request_id: &Bound<'py, PyString>,
+) -> PyResult<Outcome<'py>> {
     if !err.is_instance_of::<PyException>(py) {
         return Err(err);
     }
@@ -476,7 +525,7 @@ fn error_outcome(py: Python<'_>, hooks: &Hooks<'_>, err: PyErr, request_id: &Bou
 }
 
 /// The error posted when fastric itself failed (a Rust panic) during an invocation.
-fn internal_error_outcome(invocation: &Invocation, message: &str) -> Outcome {
+fn internal_error_outcome<'py>(invocation: &Invocation, message: &str) -> Outcome<'py> {
     diagnostics::log(
         Level::Error,
         &format!(

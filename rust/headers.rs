@@ -21,6 +21,12 @@ pub(crate) const LAMBDA_RUNTIME_INVOCATION_ID: &str = "Lambda-Runtime-Invocation
 pub(crate) const LAMBDA_RUNTIME_FUNCTION_ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 /// `/error`: the X-Ray error cause JSON (omitted when empty or at least 1 MiB).
 pub(crate) const LAMBDA_RUNTIME_FUNCTION_XRAY_ERROR_CAUSE: &str = "Lambda-Runtime-Function-XRay-Error-Cause";
+/// Streamed `/response`: `streaming` marks a response streamed in HTTP/1.1 chunks.
+pub(crate) const LAMBDA_RUNTIME_FUNCTION_RESPONSE_MODE: &str = "Lambda-Runtime-Function-Response-Mode";
+/// Streamed `/response` trailer: the error type of a mid-stream error.
+pub(crate) const LAMBDA_RUNTIME_FUNCTION_ERROR_BODY: &str = "Lambda-Runtime-Function-Error-Body";
+/// Standard HTTP header declaring the trailers a chunked body will end with.
+pub(crate) const TRAILER: &str = "Trailer";
 /// Standard HTTP headers.
 pub(crate) const CONTENT_TYPE: &str = "Content-Type";
 /// Standard HTTP header: body length in bytes, sent on every POST.

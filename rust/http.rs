@@ -138,24 +138,55 @@ impl Connection {
     /// Writes `head` then `body`. Plain `write` (std sends with `MSG_NOSIGNAL`, so a peer that
     /// closed yields `EPIPE`, never `SIGPIPE`); callers coalesce small bodies into `head`.
     pub(crate) fn send(&mut self, head: &[u8], body: &[u8]) -> Result<(), SendError> {
+        self.send_parts(&[head, body], &mut || true)
+    }
+
+    /// Makes blocked writes return every 50 ms (`SO_SNDTIMEO`), as [`Connection::send_parts`] needs
+    /// to run its `on_idle`. For a connection used only by `send_parts` from then on (a streamed response).
+    pub(crate) fn use_send_slices(&mut self) -> io::Result<()> {
+        self.stream.set_write_timeout(Some(IDLE_SLICE))
+    }
+
+    /// Writes `parts` back to back (one vectored write where the kernel takes it all), waiting on a
+    /// full send buffer in 50 ms `SO_SNDTIMEO` slices (see [`Connection::use_send_slices`]) so that `on_idle` can run (returning false aborts
+    /// with `Interrupted` as the error kind). Used by response streaming: a slow reader blocks here,
+    /// which is the backpressure on the handler's generator.
+    pub(crate) fn send_parts(&mut self, parts: &[&[u8]], on_idle: &mut dyn FnMut() -> bool) -> Result<(), SendError> {
+        use std::io::IoSlice;
         self.received_any = false;
+        let mut slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut remaining: &mut [IoSlice<'_>] = &mut slices;
         let mut wrote_any = false;
-        for mut part in [head, body] {
-            while !part.is_empty() {
-                match self.stream.write(part) {
-                    Ok(0) => {
-                        return Err(SendError {
-                            error: io::ErrorKind::WriteZero.into(),
-                            wrote_any,
-                        })
-                    }
-                    Ok(n) => {
-                        wrote_any = true;
-                        part = &part[n..];
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                    Err(error) => return Err(SendError { error, wrote_any }),
+        while !remaining.is_empty() {
+            match self.stream.write_vectored(remaining) {
+                Ok(0) => {
+                    return Err(SendError {
+                        error: io::ErrorKind::WriteZero.into(),
+                        wrote_any,
+                    })
                 }
+                Ok(n) => {
+                    wrote_any = true;
+                    IoSlice::advance_slices(&mut remaining, n);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                    if !on_idle() {
+                        return Err(SendError { error: err, wrote_any });
+                    }
+                }
+                Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if !on_idle() {
+                        return Err(SendError {
+                            error: io::Error::new(io::ErrorKind::Interrupted, "interrupted by a signal handler"),
+                            wrote_any,
+                        });
+                    }
+                }
+                Err(error) => return Err(SendError { error, wrote_any }),
             }
         }
         Ok(())

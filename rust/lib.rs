@@ -22,6 +22,7 @@ mod json_encode;
 mod json_float;
 mod json_scan;
 mod py_client;
+mod response_stream;
 mod rie;
 mod runtime_api;
 mod stdio;
@@ -41,6 +42,8 @@ mod _fastric {
     use crate::event_loop::run_invoke_loop;
     #[pymodule_export]
     use crate::py_client::{set_diagnostic_fd, PyInvocation, PyRuntimeApiClient};
+    #[pymodule_export]
+    use crate::response_stream::stream_invocation_response;
     #[pymodule_export]
     use crate::rie::rie_main;
     #[pymodule_export]

@@ -38,15 +38,18 @@ impl PyRuntimeApiClient {
         py: Python<'_>,
         op: impl FnOnce(&mut RuntimeApi) -> Result<T, RuntimeError> + Send,
     ) -> Result<T, RuntimeError> {
-        py.detach(|| {
-            catch_unwind(AssertUnwindSafe(|| op(&mut self.lock()))).unwrap_or_else(|payload| {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".to_owned());
-                Err(RuntimeError::Internal(message))
-            })
+        py.detach(|| self.guarded(op))
+    }
+
+    /// Runs `op` on the locked inner client (the caller is detached), turning a panic into `Internal`.
+    fn guarded<T>(&self, op: impl FnOnce(&mut RuntimeApi) -> Result<T, RuntimeError>) -> Result<T, RuntimeError> {
+        catch_unwind(AssertUnwindSafe(|| op(&mut self.lock()))).unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(RuntimeError::Internal(message))
         })
     }
 
@@ -57,24 +60,34 @@ impl PyRuntimeApiClient {
         py: Python<'_>,
         op: impl FnOnce(&mut RuntimeApi, &mut dyn FnMut() -> bool) -> Result<T, RuntimeError> + Send,
     ) -> PyResult<T> {
-        let mut signal_error: Option<PyErr> = None;
-        let result = self.call(py, |api| {
-            let mut on_idle = || {
-                Python::attach(|py| match py.check_signals() {
-                    Ok(()) => true,
-                    Err(err) => {
-                        signal_error = Some(err);
-                        false
-                    }
-                })
-            };
-            op(api, &mut on_idle)
-        });
+        let (result, signal_error) = detach_checking_signals(py, |on_idle| self.guarded(|api| op(api, on_idle)));
         match (result, signal_error) {
             (Err(RuntimeError::Interrupted), Some(err)) => Err(err),
             (result, _) => result.map_err(PyErr::from),
         }
     }
+}
+
+/// Runs `op` detached from Python with an `on_idle` that re-attaches and runs `py.check_signals()`
+/// (returning false once a signal handler raised). Returns `op`'s result and that exception, if any.
+pub(crate) fn detach_checking_signals<T: Send>(
+    py: Python<'_>,
+    op: impl FnOnce(&mut dyn FnMut() -> bool) -> T + Send,
+) -> (T, Option<PyErr>) {
+    let mut signal_error: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut on_idle = || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => true,
+                Err(err) => {
+                    signal_error = Some(err);
+                    false
+                }
+            })
+        };
+        op(&mut on_idle)
+    });
+    (result, signal_error)
 }
 
 #[pymethods]

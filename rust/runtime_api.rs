@@ -156,8 +156,10 @@ struct AttemptError {
 pub(crate) enum PostBody {
     /// The whole body is in memory: `/response`, `/error`, `/init/error`, `/restore/error`.
     Buffered,
-    /// The body is produced while it is sent (response streaming): never re-sent.
-    #[allow(dead_code)] // used by response streaming
+    /// The body is produced while it is sent (response streaming): never re-sent. Today's streamed
+    /// path (`begin_streamed_response`) hands the connection out and never reaches the decision;
+    /// a streamed caller that does must pass this.
+    #[allow(dead_code)]
     Streamed,
 }
 
@@ -279,6 +281,52 @@ impl RuntimeApi {
         push_invocation_id(&mut extra, invocation_id)?;
         let path = self.invocation_path(request_id, "error");
         self.post("POST /runtime/invocation/{id}/error", &path, &extra, body)
+    }
+
+    // POST /2018-06-01/runtime/invocation/{AwsRequestId}/response, streamed
+    /// Hands out a connection for a streamed response (`rust/response_stream.rs`) and the request
+    /// head to write first. The connection leaves this client (it is closed after the stream, as
+    /// the custom-runtime page asks); connecting is retried while nothing was sent, as for any POST.
+    pub(crate) fn begin_streamed_response(
+        &mut self,
+        request_id: &str,
+        invocation_id: Option<&str>,
+        extra: &[(&str, &[u8])],
+    ) -> Result<(Connection, Vec<u8>), RuntimeError> {
+        let mut extra = extra.to_vec();
+        push_invocation_id(&mut extra, invocation_id)?;
+        let path = self.invocation_path(request_id, "response");
+        let mut head = Vec::with_capacity(512);
+        http::write_head(
+            &mut head,
+            "POST",
+            &path,
+            &self.target.authority,
+            &self.user_agent,
+            &extra,
+            None,
+        );
+        let mut attempt = 0;
+        loop {
+            if self.conn.as_mut().is_some_and(|conn| conn.is_stale(false)) {
+                self.conn = None;
+            }
+            let connected = match self.conn.take() {
+                Some(conn) => Ok(conn),
+                None => self
+                    .target
+                    .resolve()
+                    .and_then(|addrs| Connection::connect(&addrs, CONNECT_TIMEOUT)),
+            };
+            match connected {
+                Ok(conn) => return Ok((conn, head)),
+                Err(err) if attempt >= self.retry_delays.len() => return Err(RuntimeError::Transport(err)),
+                Err(_) => {
+                    std::thread::sleep(self.retry_delays[attempt]);
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     // POST /2018-06-01/runtime/init/error

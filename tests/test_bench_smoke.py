@@ -81,6 +81,7 @@ def test_results_json_is_complete(quick_run):
         "memory",
         "emulator",
         "sentry_invoke",
+        "streaming",
     }
     sentry = figs["sentry_invoke"]["rows"]
     assert sentry["awslambdaric+sentry"]["rtt_us"]["n"] == figs["sentry_invoke"]["invocations"]

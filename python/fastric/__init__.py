@@ -1,20 +1,31 @@
 """fastric: a faster drop-in replacement for awslambdaric, the AWS Lambda Python runtime client.
 
 Start it as ``python -m fastric module.function``. Public names: ``__version__``, the handler's context
-type :class:`LambdaContext`, and the exceptions :class:`FaultException`, :class:`FastricError` and
-:class:`RuntimeApiError` (see :mod:`fastric.errors`).
+type :class:`LambdaContext`, the exceptions :class:`FaultException`, :class:`FastricError` and
+:class:`RuntimeApiError` (see :mod:`fastric.errors`), and response streaming: the decorator
+:func:`response_stream` and :class:`HttpResponseStream` (see :mod:`fastric.streaming`).
 
 The names are resolved on first access (module ``__getattr__``), so ``python -m fastric`` imports only
 what its start-up needs.
 """
 
-__all__ = ["FastricError", "FaultException", "LambdaContext", "RuntimeApiError", "__version__"]
+__all__ = [
+    "FastricError",
+    "FaultException",
+    "HttpResponseStream",
+    "LambdaContext",
+    "RuntimeApiError",
+    "__version__",
+    "response_stream",
+]
 
 _FROM = {
     "FastricError": "errors",
     "FaultException": "errors",
     "RuntimeApiError": "errors",
     "LambdaContext": "lambda_context",
+    "HttpResponseStream": "streaming",
+    "response_stream": "streaming",
 }
 
 

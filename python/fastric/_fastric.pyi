@@ -19,6 +19,7 @@ __all__ = [
     "rie_main",
     "run_invoke_loop",
     "set_diagnostic_fd",
+    "stream_invocation_response",
 ]
 
 VERSION: str
@@ -196,6 +197,20 @@ def run_invoke_loop(client: RuntimeApiClient, handler: Any, hooks: _Hooks) -> No
 def set_diagnostic_fd(fd: int | None) -> None:
     """Send native ``[fastric] `` diagnostic lines to the telemetry fd ``fd`` (as TEXT frames) instead
     of stderr."""
+
+def stream_invocation_response(
+    client: RuntimeApiClient,
+    request_id: str,
+    stream: Any,
+    ensure_ascii: bool,
+    handle_error: Any,
+    invocation_id: str | None = None,
+) -> None:
+    """Stream ``stream`` (a ``fastric.streaming.ResponseStream``) as invocation ``request_id``'s result,
+    as the native loop does: chunks with the GIL released, errors before the first byte to ``/error``,
+    after it as trailers. ``handle_error(exc, request_id) -> (document bytes, xray cause or None)``
+    builds and logs error documents. Raises ``TypeError`` for another object, ``RuntimeApiError`` when
+    the post failed (never re-sent), and ``BaseException``s from the stream or signal handlers."""
 
 def rie_main(argv: list[str], python_executable: str | None = None) -> int:
     """Run the ``fastric-rie`` Runtime Interface Emulator with command-line ``argv``; returns the exit

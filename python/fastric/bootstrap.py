@@ -494,6 +494,20 @@ class LambdaRuntimeClient:
         except RuntimeApiError as e:
             _post_refused(e, invoke_id)
 
+    # POST /2018-06-01/runtime/invocation/{AwsRequestId}/response, streamed (fastric's own)
+    def post_invocation_stream(self, invoke_id: str, stream: Any, invocation_id: str | None = None) -> None:
+        """Stream a ``fastric.streaming.ResponseStream`` as the native loop does
+        (``fastric._fastric.stream_invocation_response``): errors inside the stream are logged and
+        posted (``/error`` before the first byte, trailers after it) through ``Hooks.handle_error``."""
+        from ._fastric import stream_invocation_response  # type: ignore[attr-defined]
+
+        try:
+            stream_invocation_response(
+                self._transport, invoke_id, stream, _hooks.ensure_ascii, _hooks.handle_error, invocation_id
+            )
+        except RuntimeApiError as e:
+            _post_refused(e, invoke_id)
+
 
 def _post_refused(exc: Any, invoke_id: str) -> None:
     # The native loop's rule and words (rust/event_loop.rs): fatal → raise, refused → say so, carry on.
@@ -571,13 +585,21 @@ def handle_event_request(
         )
         event = _unmarshal(event_body, content_type, hooks)
         response = request_handler(event, lambda_context)
-        result, result_content_type = _marshal_response(response, hooks)
+        streaming = sys.modules.get("fastric.streaming")
+        if streaming is not None and isinstance(response, streaming.ResponseStream):
+            stream = response  # a @fastric.response_stream result: streamed below
+        else:
+            stream = None
+            result, result_content_type = _marshal_response(response, hooks)
     except Exception as exc:  # noqa: BLE001 - every Exception becomes an /error post
         body, xray_cause = hooks.handle_error(exc, invoke_id)
         del exc
         lambda_runtime_client.post_invocation_error(
             invoke_id, body.decode("utf-8", "surrogateescape"), xray_cause or "", invocation_id
         )
+        return
+    if stream is not None:
+        lambda_runtime_client.post_invocation_stream(invoke_id, stream, invocation_id)
         return
     if result_content_type == "application/json":
         # awslambdaric hands its post method the JSON text (its encoder returns str)
@@ -689,6 +711,10 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
                 import logging
 
                 logging.warning(_preview_warning())
+            if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+                from ._aio import get_loop  # the loop exists before the handler module's import
+
+                get_loop()
             request_handler = _get_handler(handler_name)
         except FaultException as e:
             _init_failed(runtime_client, make_error(e.msg, e.exception_type, e.trace), log_sink)
@@ -701,6 +727,10 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
 
         from ._fastric import run_invoke_loop  # type: ignore[attr-defined]
 
+        if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+            from ._aio import wrap_handler
+
+            request_handler = wrap_handler(request_handler)
         try:
             run_invoke_loop(client, request_handler, _hooks)
         except Exception as e:  # noqa: BLE001 - a fatal Runtime API failure ends the process

@@ -35,6 +35,12 @@ STR_FAILED = "<exception str() failed>"
 # X-Ray cause documents of this many encoded bytes or more are not sent (awslambdaric's limit).
 XRAY_CAUSE_LIMIT = 1024 * 1024
 
+# Frames of fastric's streaming and async-handler adapters, and of the asyncio (or uvloop) machinery
+# they drive, lead the trace of an error raised by a streamed or async handler: stripped like
+# awslambdaric's bootstrap.py frames.
+_ADAPTER_SUFFIXES = tuple(os.sep + os.path.join("fastric", name) for name in ("streaming.py", "_aio.py"))
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio") + os.sep
+
 
 class FaultException(Exception):
     """A fault detected by the runtime itself rather than raised by the user's handler.
@@ -91,16 +97,26 @@ def safe_str(value: object) -> str:
         return STR_FAILED
 
 
+def _is_runtime_frame(filename: str) -> bool:
+    return (
+        "/bootstrap.py" in filename
+        or filename.endswith(_ADAPTER_SUFFIXES)
+        or filename.startswith(_ASYNCIO_DIR)
+        or "uvloop" + os.sep in filename
+    )
+
+
 def extract_frames(tb: object) -> list[tuple[str, int | None, str, str | None]]:
     """``(filename, lineno, function, source line)`` for each frame of traceback ``tb``, with the
     leading runtime frames removed: as awslambdaric, leading frames whose file name contains
-    ``/bootstrap.py`` (fastric's ``handle_event_request`` lives in ``fastric/bootstrap.py`` too).
-    When every frame is a runtime frame, none is dropped (as in awslambdaric)."""
+    ``/bootstrap.py`` (fastric's ``handle_event_request`` lives in ``fastric/bootstrap.py`` too);
+    fastric also drops the frames of its streaming and async adapters and the asyncio machinery they
+    drive. When every frame is a runtime frame, none is dropped (as in awslambdaric)."""
     import traceback
 
     frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(tb)]  # type: ignore[arg-type]
     for i, frame in enumerate(frames):
-        if "/bootstrap.py" not in frame[0]:
+        if not _is_runtime_frame(frame[0]):
             return frames[i:]
     return frames
 

@@ -21,6 +21,8 @@ options:
   --handler HANDLER                          handler name (else AWS_LAMBDA_FUNCTION_HANDLER, _HANDLER)
   --eager-init                               start the runtime at once instead of on the first invoke
   --keep-runtime-on-timeout                  keep the runtime running when an invoke times out
+  --function-url-address ADDR                also serve a local Function URL (any path and method) on ADDR
+  --invoke-mode MODE                         the Function URL's BUFFERED (default) or RESPONSE_STREAM
   -h, --help                                 show this text
   --version                                  show the version
 
@@ -76,6 +78,10 @@ pub(crate) struct Config {
     pub(crate) region: String,
     pub(crate) log_group: String,
     pub(crate) log_stream: String,
+    /// `--function-url-address`: where the local Function URL listens (`function_url.rs`).
+    pub(crate) function_url_address: Option<String>,
+    /// `--invoke-mode RESPONSE_STREAM`: the Function URL streams.
+    pub(crate) function_url_streaming: bool,
 }
 
 impl Config {
@@ -128,6 +134,8 @@ pub(crate) fn parse(
     let mut eager_init = false;
     let mut keep_runtime_on_timeout = false;
     let mut handler_option: Option<String> = None;
+    let mut function_url_address: Option<String> = None;
+    let mut function_url_streaming = false;
 
     let mut index = 1;
     while index < argv.len() {
@@ -175,6 +183,18 @@ pub(crate) fn parse(
             "--handler" => handler_option = Some(value(name)?),
             "--eager-init" => eager_init = true,
             "--keep-runtime-on-timeout" => keep_runtime_on_timeout = true,
+            "--function-url-address" => function_url_address = Some(value(name)?),
+            "--invoke-mode" => {
+                function_url_streaming = match value(name)?.as_str() {
+                    "BUFFERED" => false,
+                    "RESPONSE_STREAM" => true,
+                    other => {
+                        return Err(usage_error(&format!(
+                            "--invoke-mode must be BUFFERED or RESPONSE_STREAM, not {other:?}"
+                        )))
+                    }
+                }
+            }
             "--enable-init-caching" => {
                 return Err(CliExit {
                     code: 2,
@@ -281,6 +301,8 @@ pub(crate) fn parse(
         region: get("AWS_REGION", "us-east-1"),
         log_group: get("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/Functions"),
         log_stream,
+        function_url_address,
+        function_url_streaming,
     })
 }
 

@@ -15,10 +15,10 @@ use super::{json_string, read_body, MAX_EVENT_PAYLOAD, MAX_PAYLOAD, MAX_REQUEST_
 
 const FUNCTION_ERROR: HeaderName = HeaderName::from_static("x-amz-function-error");
 const ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
-const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub(crate) const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
 
-fn service_error(status: StatusCode, error_type: &'static str, message: &str) -> Response<Body> {
+pub(crate) fn service_error(status: StatusCode, error_type: &'static str, message: &str) -> Response<Body> {
     let mut response = json_response(
         status,
         format!(r#"{{"Type":"User","message":{}}}"#, json_string(message)),
@@ -185,6 +185,7 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>) -> R
         client_context,
         cognito_identity,
         tenant_id,
+        stream: None,
     };
     if invocation_type == b"Event" {
         let emu = emu.clone();

@@ -5,11 +5,13 @@
 //! the Lambda service where they differ; `docs/RIE.md` lists the differences.
 
 mod cli;
+mod function_url;
 mod invoke_api;
 mod process;
 mod report;
 mod runtime_api_server;
 mod sandbox;
+mod streaming;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -113,10 +115,11 @@ fn bind(address: &str) -> Result<StdTcpListener, String> {
     Ok(listener)
 }
 
-async fn serve<F, Fut>(listener: tokio::net::TcpListener, handler: F)
+async fn serve<F, Fut, B>(listener: tokio::net::TcpListener, handler: F)
 where
     F: Fn(hyper::Request<Incoming>) -> Fut + Clone + 'static,
-    Fut: std::future::Future<Output = hyper::Response<sandbox::Body>> + 'static,
+    Fut: std::future::Future<Output = hyper::Response<B>> + 'static,
+    B: hyper::body::Body<Data = Bytes, Error = Infallible> + 'static,
 {
     loop {
         let stream = match listener.accept().await {
@@ -178,6 +181,10 @@ fn run(argv: &[String], python: &str) -> i32 {
         eprintln!("fastric-rie: cannot read the listening addresses");
         return 1;
     };
+    let bound = cfg.function_url_address.as_deref().map(bind).transpose();
+    let Ok(function_url_listener) = bound.map_err(|e| eprintln!("fastric-rie: {e}")) else {
+        return 1;
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -217,8 +224,12 @@ fn run(argv: &[String], python: &str) -> i32 {
         let e = emu.clone();
         tokio::task::spawn_local(serve(invoke_listener, move |request| {
             let e = e.clone();
-            async move { invoke_api::handle(&e, request).await }
+            async move { streaming::route(&e, request).await }
         }));
+        if let Some(Err(e)) = function_url_listener.map(|l| function_url::spawn(l, &emu)) {
+            eprintln!("fastric-rie: {e}");
+            return 1;
+        }
         // Tests parse this line to learn the ports when 0 was asked for.
         eprintln!(
             "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \

@@ -144,6 +144,22 @@ pub(crate) async fn handle(emu: &Emulator, request: Request<Incoming>) -> Respon
                 return method_not_allowed();
             }
             let (parts, body) = request.into_parts();
+            let streamed = parts
+                .headers
+                .get("lambda-runtime-function-response-mode")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+            if let Some(sink) = (streamed && !is_error).then(|| emu.stream_sink(&request_id)).flatten() {
+                let invocation_id = parts
+                    .headers
+                    .get("lambda-runtime-invocation-id")
+                    .map(HeaderValue::as_bytes);
+                let content_type = parts.headers.get(CONTENT_TYPE).cloned();
+                return match super::streaming::forward(emu, &request_id, invocation_id, content_type, body, sink).await
+                {
+                    Ok(()) => accepted(),
+                    Err(e) => render(&e),
+                };
+            }
             let Ok(read) = read_body(body, MAX_PAYLOAD).await else {
                 return render(&RapiError::Internal);
             };

@@ -124,6 +124,8 @@ pub(crate) struct InvokeRequest {
     pub(crate) client_context: Option<HeaderValue>,
     pub(crate) cognito_identity: Option<HeaderValue>,
     pub(crate) tenant_id: Option<HeaderValue>,
+    /// Set by the response-streaming invoke (`streaming.rs`): a streamed `/response` is forwarded here.
+    pub(crate) stream: Option<super::streaming::StreamSink>,
 }
 
 /// A finished invocation still holding its place in the queue until its `END`/`REPORT` lines
@@ -188,6 +190,7 @@ struct Active {
     delivered_at: Instant,
     init_duration: Option<Duration>,
     tx: oneshot::Sender<Completion>,
+    stream: Option<super::streaming::StreamSink>,
 }
 
 struct Sandbox {
@@ -650,6 +653,7 @@ impl Emulator {
             delivered_at: Instant::now(),
             init_duration: st.init_duration.take(),
             tx,
+            stream: request.stream,
         });
         response
     }
@@ -742,6 +746,16 @@ impl Emulator {
             init_duration: active.init_duration,
         });
         result
+    }
+
+    /// Where a streamed `/response` for `request_id` goes: the streaming invoker's sink, when the
+    /// invocation running now is `request_id` and was invoked with response streaming.
+    pub(crate) fn stream_sink(&self, request_id: &str) -> Option<super::streaming::StreamSink> {
+        let st = self.lock();
+        st.active
+            .as_ref()
+            .filter(|a| a.request_id == request_id)
+            .and_then(|a| a.stream.clone())
     }
 
     // POST /2018-06-01/runtime/init/error

@@ -32,7 +32,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 #: Default request ids: ``11111111-1111-4111-8111-00000000000N`` for the N-th invocation (1-based).
 REQUEST_ID_PREFIX = "11111111-1111-4111-8111-"
@@ -181,18 +181,34 @@ class Request:
     t_start: float = 0.0
     t_end: float = 0.0
     status: int | None = None
+    #: chunked bodies: the wire bytes after the head (size lines, data, CRLFs, last chunk, trailers)
+    raw_body: bytes = b""
+    #: chunked bodies: each chunk's data in order (the last, empty chunk excluded)
+    chunks: list[bytes] = dataclasses.field(default_factory=list)
+    #: chunked bodies: the trailer fields after the last chunk, ``(name, value)`` as sent
+    trailers: list[tuple[str, bytes]] = dataclasses.field(default_factory=list)
+    #: decoded body length in bytes (also counted when the body is not kept)
+    body_length: int = 0
+
+    def trailer(self, name: str) -> bytes | None:
+        """The first value of trailer field ``name`` (case-insensitive), or None."""
+        return _first(self.trailers, name)
 
     def header(self, name: str) -> bytes | None:
         """The first value of header ``name`` (case-insensitive), or None."""
-        low = name.lower()
-        for key, value in self.headers:
-            if key.lower() == low:
-                return value
-        return None
+        return _first(self.headers, name)
 
     def header_names(self) -> list[str]:
         """Lower-cased header names in the order sent."""
         return [key.lower() for key, _ in self.headers]
+
+
+def _first(fields: list[tuple[str, bytes]], name: str) -> bytes | None:
+    low = name.lower()
+    for key, value in fields:
+        if key.lower() == low:
+            return value
+    return None
 
 
 @dataclasses.dataclass
@@ -251,6 +267,21 @@ class _Conn:
         return data
 
 
+def _read_fields(conn: _Conn, raw: bytearray) -> list[tuple[str, bytes]]:
+    """Header (or trailer) fields up to the empty line, ``(name, value)`` with the value stripped;
+    lines without a colon are skipped. Every line read is appended to ``raw``."""
+    fields: list[tuple[str, bytes]] = []
+    while True:
+        line = conn.readline()
+        raw += line
+        stripped = line.rstrip(b"\r\n")
+        if not stripped:
+            return fields
+        name, sep, value = stripped.partition(b":")
+        if sep:
+            fields.append((name.decode("latin-1"), value.strip(b" \t")))
+
+
 def _reset(sock: socket.socket) -> None:
     """Close ``sock`` with a TCP RST (SO_LINGER 0)."""
     try:
@@ -280,6 +311,12 @@ class FakeRuntimeAPI:
     disables), ``faults``, ``duplicate_result_status`` (when set, e.g. 403 as Lambda answers, a
     /response or /error for a request id whose result was already delivered gets this status and
     :attr:`results` keeps only the first).
+
+    Chunked request bodies (streamed responses) are recorded chunk by chunk with their trailers
+    (:attr:`Request.chunks`, :attr:`Request.trailers`, :attr:`Request.raw_body`). ``on_chunk(request,
+    index, data)`` is called as each chunk arrives, before the next is read (the test can order events
+    against the stream with it); ``keep_stream_bodies=False`` keeps only :attr:`Request.body_length`
+    and the chunk count (for very long streams).
     """
 
     def __init__(
@@ -293,7 +330,11 @@ class FakeRuntimeAPI:
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         faults: Sequence[Fault] = (),
         duplicate_result_status: int | None = None,
+        on_chunk: Callable[[Request, int, bytes], None] | None = None,
+        keep_stream_bodies: bool = True,
     ) -> None:
+        self.on_chunk = on_chunk
+        self.keep_stream_bodies = keep_stream_bodies
         self.invocations = list(invocations)
         self.duplicate_result_status = duplicate_result_status
         #: request id → the body of the result delivered for it (the first one only).
@@ -525,17 +566,7 @@ class FakeRuntimeAPI:
             self._send(conn, 400, FAULT_BODIES[400], close=True)
             return False
         method, target, version = (p.decode("latin-1") for p in parts)
-        headers: list[tuple[str, bytes]] = []
-        while True:
-            hline = conn.readline()
-            raw_head += hline
-            stripped = hline.rstrip(b"\r\n")
-            if not stripped:
-                break
-            name, sep, value = stripped.partition(b":")
-            if not sep:
-                continue
-            headers.append((name.decode("latin-1"), value.strip(b" \t")))
+        headers = _read_fields(conn, raw_head)
         path = target
         if self.api_prefix:
             if target.startswith(self.api_prefix + "/"):
@@ -578,11 +609,13 @@ class FakeRuntimeAPI:
         try:
             if is_chunked:
                 req.chunked = True
-                req.body = self._read_chunked(conn)
+                self._read_chunked(conn, req)
             elif length_value is not None:
                 req.body = conn.read(int(length_value))
+                req.body_length = len(req.body)
         except _PeerClosed:
-            req.body = bytes(conn.buf)
+            if not req.chunked:
+                req.body = bytes(conn.buf)
             req.complete = False
             req.t_end = time.monotonic()
             self._count_post(endpoint, rid)
@@ -653,18 +686,32 @@ class FakeRuntimeAPI:
                     self._answered.add(rid)
                 self._cond.notify_all()
 
-    @staticmethod
-    def _read_chunked(conn: _Conn) -> bytes:
-        body = bytearray()
-        while True:
-            size_line = conn.readline().strip()
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                while conn.readline().strip():  # trailers
-                    pass
-                return bytes(body)
-            body += conn.read(size)
-            conn.readline()
+    def _read_chunked(self, conn: _Conn, req: Request) -> None:
+        """Read a chunked body into ``req`` (chunks, trailers, raw bytes; see the class docstring).
+        On a connection that ends early, what arrived is kept and ``_PeerClosed`` propagates."""
+        keep = self.keep_stream_bodies
+        raw = bytearray()
+        try:
+            while True:
+                size_line = conn.readline()
+                raw += size_line if keep else b""
+                size = int(size_line.strip().split(b";")[0], 16)
+                if size == 0:
+                    req.trailers = _read_fields(conn, raw)
+                    break
+                data = conn.read(size)
+                crlf = conn.read(2)
+                req.body_length += size
+                if keep:
+                    raw += data + crlf
+                    req.chunks.append(data)
+                else:
+                    req.chunks.append(b"")
+                if self.on_chunk is not None:
+                    self.on_chunk(req, len(req.chunks) - 1, data)
+        finally:
+            req.raw_body = bytes(raw)
+            req.body = b"".join(req.chunks)
 
     def _answer_next(self, conn: _Conn, req: Request, fault: Fault | None, keep_alive: bool) -> bool:
         with self._cond:
