@@ -52,7 +52,14 @@ FULL = {
     "invocations": 20_000,
     "rounds": 4,
     "warmup": 500,
-    "payload": {"1KB": 5000, "100KB": 1000, "1MB": 200, "5MB": 40, "5MB-response": 40},
+    "payload": {
+        "1KB": 5000,
+        "100KB": 1000,
+        "1MB": 200,
+        "5MB": 40,
+        "5MB-response": 40,
+        **payloads.realistic_counts(60, 12),
+    },
     "payload_rounds": 2,
     "log_n": 1000,
     "log_rounds": 2,
@@ -66,7 +73,14 @@ QUICK = {
     "invocations": 400,
     "rounds": 2,
     "warmup": 30,
-    "payload": {"1KB": 20, "100KB": 6, "1MB": 3, "5MB": 2, "5MB-response": 2},
+    "payload": {
+        "1KB": 20,
+        "100KB": 6,
+        "1MB": 3,
+        "5MB": 2,
+        "5MB-response": 2,
+        **payloads.realistic_counts(2, 1),
+    },
     "payload_rounds": 1,
     "log_n": 8,
     "log_rounds": 1,
@@ -132,6 +146,8 @@ class Participant:
                 return self.argv + ["echo"]
             if handler == "big_response.handler":
                 return self.argv + ["file", os.environ.get("BENCH_RESPONSE_FILE", "")]
+            if handler == "ddb_items.handler":
+                return self.argv + ["file", os.environ.get("BENCH_DDB_FLOOR_FILE", "")]
             return self.argv + ["trivial"]
         return self.argv + [handler]
 
@@ -184,6 +200,7 @@ class Bench:
             "LAMBDA_TASK_ROOT": str(HANDLERS),
             "_HANDLER": handler,
             "BENCH_RESPONSE_FILE": os.environ.get("BENCH_RESPONSE_FILE", ""),
+            "BENCH_DDB_FILE": os.environ.get("BENCH_DDB_FILE", ""),
         }
 
     def spawn(self, argv, env, stdout=subprocess.DEVNULL, pass_fds=(), log_name="spawn"):
@@ -634,6 +651,10 @@ class Bench:
             if size == "5MB-response":
                 handler, events = "big_response.handler", [payloads.small_event()]
                 in_bytes = len(events[0])
+            elif size.endswith(" ddb-items"):
+                handler, events = "ddb_items.handler", [payloads.small_event()]
+                in_bytes = len(events[0])
+                payloads.write_ddb_files(size, self.workdir)
             else:
                 handler, events = "echo.handler", [payloads.sized_event(size)]
                 in_bytes = len(events[0])
@@ -677,6 +698,20 @@ class Bench:
             out[size] = {"event_bytes": in_bytes, "invocations": per_round * rounds, "rows": rows}
             log(f"payload {size}: done")
         self.results["figures"]["payloads"] = out
+
+    def codec(self):
+        """The JSON codec matrix (benches/codec_matrix.py), under the reference interpreter."""
+        import codec_matrix
+
+        ref = self.reference()
+        fastric = next((p for p in self.clients if p.name == "fastric" and not p.failed), None)
+        if ref is None or fastric is None:
+            self.results["figures"]["codec"] = {"failed": "needs both fastric and awslambdaric"}
+            return
+        try:
+            self.results["figures"]["codec"] = codec_matrix.run(ref.python, fastric.python, self.args.quick)
+        except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+            self.results["figures"]["codec"] = {"failed": str(exc)}
 
     # -- figure 4: logging ----------------------------------------------------------------------
 
@@ -1042,7 +1077,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,stream",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1107,6 +1142,7 @@ def main(argv=None) -> int:
                 streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
             ),
         ),
+        ("codec", bench.codec),
     ]
     for key, fn in steps:
         if key in figures:
