@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_REF := $(VENV_REF)/.ref-installed
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-python demo bench clean test-wheels test-image
+.PHONY: install build-dev wheel install-wheel wheel-arm64 layer reference lint stubtest test test-rust test-asan fuzz test-python demo bench soak clean test-wheels test-image
 
 $(STAMP_DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,8 @@ reference: $(STAMP_REF)
 
 lint: $(STAMP_DEPS)
 	cargo fmt --all -- --check
-	$(VENV)/bin/ruff check python tests benches examples
-	$(VENV)/bin/ruff format --check python tests benches examples
+	$(VENV)/bin/ruff check python tests benches examples fuzz
+	$(VENV)/bin/ruff format --check python tests benches examples fuzz
 
 ## stubtest: the hand-written _fastric.pyi matches the built module
 stubtest: install
@@ -46,13 +46,29 @@ stubtest: install
 test-rust: $(STAMP_DEPS)
 	source $(VENV)/bin/activate && PYO3_PYTHON=$$(pwd)/$(PY) cargo test --locked
 
+## test-asan: the Rust unit tests under AddressSanitizer + LeakSanitizer (stable toolchain; RUSTC_BOOTSTRAP
+## unlocks -Zsanitizer, its rustlib ships the ASan runtime). Own target dir; libpython's by-design
+## leaks suppressed (scripts/lsan-suppressions.txt)
+test-asan: $(STAMP_DEPS)
+	source $(VENV)/bin/activate && RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zsanitizer=address" PYO3_PYTHON=$$(pwd)/$(PY) \
+		ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$$(pwd)/scripts/lsan-suppressions.txt \
+		cargo test --locked --lib --target $$(rustc -vV | sed -n 's/^host: //p') --target-dir target/asan
+
+## fuzz: every fuzz target for a bounded time (scripts/fuzz.sh; FUZZ_SECONDS per libFuzzer target,
+## FUZZ_JSON_SECONDS for the JSON decoder against simplejson); fails on a crash or a disagreement.
+## Needs fastric installed in the venv (`make install`); the last step of `make test`
+FUZZ_SECONDS ?= 10
+FUZZ_JSON_SECONDS ?= 15
+fuzz: $(STAMP_DEPS) $(STAMP_REF)
+	FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python PYTHON=$$(pwd)/$(PY) scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_JSON_SECONDS)
+
 # the per-version wheel and image modules run in their own targets (test-wheels, test-image)
 test-python: install reference
 	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python -m pytest -q tests \
 		$(foreach m,$(OWN_TARGET_TESTS),--ignore=$(m))
 
 ## test: everything CI runs
-test: lint test-rust stubtest test-python test-wheels test-image
+test: lint test-rust stubtest test-python test-wheels test-image fuzz
 
 ## demo: the sample handler served by the built-in emulator, invoked once per sample event
 demo: install
@@ -60,6 +76,11 @@ demo: install
 
 bench: install reference
 	source $(VENV)/bin/activate && FASTRIC_REF_PYTHON=$$(pwd)/$(VENV_REF)/bin/python python benches/run.py
+
+## soak: 10^6 invocations with unique trace ids + 10^4 of a payload mix, fastric and awslambdaric side by
+## side; writes the Soak section of docs/BENCHMARKS.md (benches/soak.py; not part of `make bench`)
+soak: install reference
+	$(PY) benches/soak.py --fastric-python $$(pwd)/$(PY) --ref-python $$(pwd)/$(VENV_REF)/bin/python
 
 clean:
 	rm -rf $(VENV) $(VENV_REF) target

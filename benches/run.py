@@ -39,6 +39,7 @@ import payloads
 import report
 import rie_emulators
 import sentry_invoke
+import soak
 import stats
 import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
@@ -1162,11 +1163,13 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
+    # soak.keep_section: the Soak section `make soak` wrote stays in the regenerated file.
+    text = (
         report.markdown(bench.results, chart)
         + sentry_invoke.markdown(bench.results)
         + streaming_bench.markdown(bench.results["figures"].get("streaming"))
     )
+    out.write_text(soak.keep_section(out, text))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 

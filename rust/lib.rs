@@ -12,6 +12,9 @@ mod diagnostics;
 mod environ;
 mod errors;
 mod event_loop;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod http;
 mod json_decode;
