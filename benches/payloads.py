@@ -16,7 +16,8 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-#: name → (fixture, target size in bytes); the 1 KB event is the S3 put event unchanged.
+#: name → (fixture, target size in bytes); the 1 KB event is the S3 put event unchanged. "1MB" is
+#: built by :func:`realistic_event` (``mixed``) instead: the headline echo carries every kind of value.
 EVENT_SIZES = {
     "1KB": ("s3-put.json", 1_000),
     "100KB": ("sqs-receive-message.json", 100 * 1024),
@@ -93,7 +94,10 @@ def grow(base: dict, target: int) -> dict:
 
 
 def sized_event(name: str) -> bytes:
-    """The event for ``name`` in :data:`EVENT_SIZES`, as bytes."""
+    """The event for ``name`` in :data:`EVENT_SIZES` or a realistic one (``"1MB api"``), as bytes."""
+    realistic = realistic_sized("1MB mixed" if name == "1MB" else name)
+    if realistic is not None:
+        return realistic
     fixture, target = EVENT_SIZES[name]
     base = load(fixture)
     if len(dumps(base)) >= target:
@@ -118,3 +122,158 @@ def big_response(target: int = 5 * 1024 * 1024) -> bytes:
         size += len(dumps(item)) + 2
         i += 1
     return dumps({"statusCode": 200, "count": len(items), "items": items})
+
+
+# -- realistic whole events (issue 12): the value kinds real events carry --------------------------
+
+#: realistic kind → what its records look like; ``sized_event("1MB api")`` etc. build them.
+REALISTIC = ("mixed", "api", "iot", "kinesis", "s3batch", "ddbstream")
+_CITIES = ["Zürich", "São Paulo", "Kraków", "東京", "Reykjavík", "Paris", "Austin"]
+_NAMES = ["Zoë Martin", "José Núñez", "Ana Smith", "Björn Ødegård", "李雷", "Chloé Dubois"]
+
+
+def _api_record(i: int) -> dict:
+    """An order line as API payloads carry it: float prices, quantities, ratios, non-ASCII names."""
+    return {
+        "orderId": f"ord-{i:09d}",
+        "customer": {"name": _NAMES[i % len(_NAMES)], "city": _CITIES[i % len(_CITIES)], "vip": i % 7 == 0},
+        "items": [
+            {
+                "sku": f"SKU-{i * 3 + k:07d}",
+                "price": round(4.99 + (i * 7 + k) % 500 + 0.5 * k, 2),
+                "quantity": 1 + (i + k) % 4,
+                "discount": [0.0, 0.05, 0.1, 0.25][(i + k) % 4],
+            }
+            for k in range(3)
+        ],
+        "total": round(17.47 + (i % 1000) * 1.25, 2),
+        "taxRate": 0.077,
+        "createdAt": f"2024-05-{1 + i % 28:02d}T12:{i % 60:02d}:00Z",
+    }
+
+
+def _iot_record(i: int) -> dict:
+    """A telemetry reading: timestamps, halves and quarters, long-repr floats and float arrays."""
+    return {
+        "deviceId": f"sensor-{i % 5000:05d}",
+        "ts": 1714550400.0 + i * 0.25,
+        "temperature": 18.0 + (i % 40) * 0.25,
+        "humidity": (i * 37 % 1000) / 1000,
+        "battery": 3.7 - (i % 100) / 700,
+        "accel": [((i + k) % 200 - 100) / 64 for k in range(3)],
+        "samples": [round(((i * 13 + k) % 4096) / 7, 4) for k in range(16)],
+        "ok": True,
+    }
+
+
+def _s3batch_task(i: int) -> dict:
+    """An S3 Batch Operations task (the invocation schema 1.0 shape)."""
+    return {
+        "taskId": f"dGFza2lkZ29lc2hlcmUK{i:010d}",
+        "s3Key": f"photos/2024/{_CITIES[i % len(_CITIES)]}/IMG_{i:07d}.jpg",
+        "s3VersionId": None if i % 3 else f"v{i:020d}",
+        "s3BucketArn": "arn:aws:s3:::amzn-s3-demo-bucket",
+    }
+
+
+def realistic_event(kind: str, target: int) -> dict:
+    """A whole event of about ``target`` bytes of the realistic ``kind`` (see :data:`REALISTIC`);
+    ``mixed`` interleaves the records of all the others."""
+    if kind == "kinesis":
+        return grow(load("kinesis-get-records.json"), target)
+    if kind == "ddbstream":
+        return grow(load("dynamodb-update.json"), target)
+    if kind == "s3batch":
+        event = {
+            "invocationSchemaVersion": "1.0",
+            "invocationId": "YXNkbGZqYWRmaiBhc2RmdW9hZHNmZGpmaGFzbGtkaGZza2RmaAo",
+        }
+        event["job"] = {"id": "f3cc4f60-61f6-4a2b-8a21-d07600c373ce"}
+        make = _s3batch_task
+        field = "tasks"
+    elif kind in ("api", "iot"):
+        event = {"version": "1.0", "source": f"bench.{kind}"}
+        make = _api_record if kind == "api" else _iot_record
+        field = "orders" if kind == "api" else "readings"
+    else:
+        kinds = [k for k in REALISTIC if k != "mixed"]
+        parts = {k: realistic_event(k, target // len(kinds)) for k in kinds}
+        return {
+            "orders": parts["api"]["orders"],
+            "readings": parts["iot"]["readings"],
+            "Records": parts["kinesis"]["Records"] + parts["ddbstream"]["Records"],
+            "tasks": parts["s3batch"]["tasks"],
+        }
+    event[field] = []
+    size = len(dumps(event))
+    i = 0
+    while size < target:
+        record = make(i)
+        event[field].append(record)
+        size += len(dumps(record)) + 2
+        i += 1
+    return event
+
+
+def ddb_items(target: int) -> dict:
+    """A handler's response of DynamoDB items in DynamoDB JSON (``{"N": "12.5"}`` …), about
+    ``target`` bytes once deserialized; benches/handlers/ddb_items.py turns it into Decimals."""
+    items = []
+    size = 0
+    i = 0
+    while size < target:
+        item = {
+            "pk": {"S": f"ORDER#{i:09d}"},
+            "sk": {"S": f"LINE#{i % 10}"},
+            "price": {"N": str(round(4.99 + i % 500 + 0.25, 2))},
+            "quantity": {"N": str(1 + i % 4)},
+            "weightKg": {"N": f"{(i % 977) / 8}"},
+            "city": {"S": _CITIES[i % len(_CITIES)]},
+            "tags": {"L": [{"S": f"tag-{i % 17}"}, {"N": str(i * 3)}, {"BOOL": i % 2 == 0}]},
+            "dims": {"M": {"w": {"N": str(10 + i % 30)}, "h": {"N": "2.5"}, "d": {"N": "0.125"}}},
+            "note": {"NULL": True} if i % 5 else {"S": "fragile ⚠"},
+        }
+        items.append(item)
+        size += len(dumps(item)) * 2 // 3
+        i += 1
+    return {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+
+
+def realistic_sized(name: str) -> bytes | None:
+    """``"1MB api"`` / ``"5MB mixed"`` … as bytes; ``None`` for names that are not realistic."""
+    size, _, kind = name.partition(" ")
+    if kind not in REALISTIC or size not in ("1MB", "5MB"):
+        return None
+    target = (1 if size == "1MB" else 5) * 1024 * 1024
+    return dumps(realistic_event(kind, target))
+
+
+def realistic_counts(per_1mb: int, per_5mb: int) -> dict:
+    """The realistic payload rows of benches/run.py's payload figure, with their invocation counts:
+    ``"1MB api"`` … ``"5MB ddbstream"`` echoed, and ``"1MB ddb-items"`` / ``"5MB ddb-items"``
+    returned (the mixed 1 MB event is the ``"1MB"`` row itself)."""
+    out = {}
+    for size, n in (("1MB", per_1mb), ("5MB", per_5mb)):
+        for kind in REALISTIC:
+            if (size, kind) != ("1MB", "mixed"):
+                out[f"{size} {kind}"] = n
+        out[f"{size} ddb-items"] = n
+    return out
+
+
+def write_ddb_files(name: str, workdir: Path) -> None:
+    """Writes the DynamoDB-JSON items of ``name`` (``"1MB ddb-items"``) for benches/handlers/ddb_items.py
+    (``BENCH_DDB_FILE``), and a plain JSON file of about the response's size for the C floor
+    (``BENCH_DDB_FLOOR_FILE``); sets both variables in ``os.environ``."""
+    import os
+
+    target = (1 if name.startswith("1MB") else 5) * 1024 * 1024
+    items = ddb_items(target)
+    path = workdir / f"ddb-items-{name.split()[0]}.json"
+    path.write_bytes(dumps(items))
+    floor = workdir / f"ddb-items-{name.split()[0]}-floor.json"
+    floor.write_bytes(
+        dumps({"Items": [{k: next(iter(v.values())) for k, v in it.items()} for it in items["Items"]]})
+    )
+    os.environ["BENCH_DDB_FILE"] = str(path)
+    os.environ["BENCH_DDB_FLOOR_FILE"] = str(floor)

@@ -18,7 +18,7 @@ python -m pytest benches --benchmark-enable   # the micro-benchmarks (below)
 
 Options: `--clients fastric,awslambdaric,awslambdaric-thread` (a client that cannot start is reported
 as failed), `--fastric-python PATH`, `--ref-python PATH`, `--invocations N`, `--cold-starts N`,
-`--figures cold,invoke,payload,logging,memory,rie`, `--server-wait spin|block`, `--no-pin`, `--no-floor`,
+`--figures cold,invoke,payload,logging,memory,rie,sentry,stream,codec`, `--server-wait spin|block`, `--no-pin`, `--no-floor`,
 `--no-chart`. The full run
 takes a few minutes on 2 vCPUs (budget: 10 minutes); `--quick` takes seconds and its numbers are noise.
 The command is architecture-neutral (x86_64, aarch64): it needs Linux (`/proc`), `cc` and `cat`.
@@ -71,13 +71,20 @@ Figures:
    from below what any Python runtime client can reach.
 3. **Payloads**: echo handler (`return event`) with events grown from real shapes (S3 put, SQS,
    DynamoDB Streams, Kinesis; `benches/payloads.py`), and a handler returning a ~5 MB object built at
-   import. The sha256 of every client's first and last result is compared with awslambdaric's.
+   import. The 1 MB row is the *mixed realistic* event: API orders (float prices, quantities,
+   discounts, non-ASCII names), IoT readings (timestamps, halves and quarters, float arrays), Kinesis
+   and DynamoDB Streams records and S3 Batch Operations tasks, interleaved; the `1MB api` … `5MB
+   ddbstream` rows are each kind alone, and `ddb-items` returns DynamoDB items built at import as
+   boto3's `TypeDeserializer` builds them (numbers are `Decimal`). The sha256 of every client's
+   first and last result is compared with awslambdaric's.
 4. **Logging**: 100 `print()` lines or 100 `logging` WARNING records per invocation, TEXT or
    `AWS_LAMBDA_LOG_FORMAT=JSON`, with or without `_LAMBDA_TELEMETRY_LOG_FD` (a pipe). stdout and the
    telemetry pipe are drained by `cat` into files; afterwards every line is counted (telemetry frames
    parsed). Cost per line = (median round trip − the same client's trivial median) / 100.
 5. **Memory**: `VmHWM` (peak RSS) after N invocations of the 1 KB echo, and `VmRSS` growth between
    invocation 1,000 (quick mode: 100) and N.
+7. **JSON codec**: `benches/codec_matrix.py` (its docstring has the method): each kind of value alone,
+   encoded and decoded in one process by fastric, awslambdaric's codec, the stdlib and orjson.
 """
 
 
@@ -275,13 +282,6 @@ def emulator_table(fig) -> str:
             f"\nThe emulator's own share: {fig['emulator_share_us']:.1f} µs per invoke (the C floor behind "
             "fastric-rie minus the C floor against the benchmark's Runtime API server, p50).\n"
         )
-    fast = fig["rows"].get("fastric", {})
-    if fast.get("vs_reference_p50") is not None:
-        text += (
-            f"\nReference: aws-lambda-rie with awslambdaric, measured by hand on the development machines "
-            f"(p50 ~{fig['reference_p50_us']:.0f} µs, ~{fig['reference_per_s']:.0f} invokes/s; it is not built "
-            f"here). fastric behind fastric-rie: {fast['vs_reference_p50']:.2f}× that p50.\n"
-        )
     return text
 
 
@@ -300,6 +300,8 @@ def payload_table(fig) -> str:
     rows = []
     for size, f in fig.items():
         label = f"{size} ({f['event_bytes']:,} B in)" if size != "5MB-response" else "5 MB response"
+        if size.endswith("ddb-items"):
+            label = f"{size} (Decimal items returned)"
         for name, row in f["rows"].items():
             if row.get("failed"):
                 rows.append([label, name, _failed(row["failed"]), "", "", "", "", ""])
@@ -426,6 +428,10 @@ def targets(results) -> list[list[str]]:
     for size in ("1MB", "5MB"):
         f = figs.get("payloads", {}).get(size)
         add(f"{size} echo (median)", 0.25, f["rows"].get("fastric", {}).get("ratio_p50") if f else None)
+    for size, f in figs.get("payloads", {}).items():
+        if size.startswith(("1MB ", "5MB ")):
+            what = "return" if size.endswith("ddb-items") else "echo"
+            add(f"{size} {what} (median)", 0.25, f["rows"].get("fastric", {}).get("ratio_p50"))
     logf = figs.get("logging", {})
     worst = None
     for key, f in logf.items():
@@ -456,16 +462,10 @@ def targets(results) -> list[list[str]]:
         )
     else:
         out.append(["RSS growth", "within noise", "—", "n/a (fastric or the reference did not run)"])
-    emu = figs.get("emulator", {})
-    fast = emu.get("rows", {}).get("fastric", {})
-    if fast.get("vs_reference_p50") is not None:
-        add(
-            "end to end via fastric-rie vs aws-lambda-rie + awslambdaric (reference p50 ~900 µs measured by "
-            "hand on the development machines, not in this run; same-run ratios in section 6)",
-            0.2,
-            {"ratio": fast["vs_reference_p50"]},
-            ci=False,
-        )
+    if "emulators" in figs:
+        import rie_emulators
+
+        out += rie_emulators.target_rows(figs["emulators"])
     idents = [f["rows"].get("fastric", {}).get("identical") for f in figs.get("payloads", {}).values()]
     if idents and all(i is not None for i in idents):
         out.append(
@@ -569,6 +569,18 @@ def markdown(results: dict, chart: Path | None) -> str:
         parts.append("\n## 5. Memory\n\n" + memory_table(figs["memory"]))
     if "emulator" in figs:
         parts.append("\n## 6. End to end through fastric-rie\n\n" + emulator_table(figs["emulator"]))
+    if "codec" in figs:
+        import codec_matrix
+
+        parts.append(
+            "\n## 7. JSON codec, kind by kind (in process)\n\n" + codec_matrix.markdown(figs["codec"])
+        )
+    if "emulators" in figs:
+        import rie_emulators
+
+        parts.append(
+            "\n## 8. The emulators: start-up, cold, warm\n\n" + rie_emulators.table(figs["emulators"])
+        )
     parts.append("\n" + METHOD)
     parts.append(
         "\nMicro-benchmarks of the hot pieces (`benches/test_micro_*.py`: event decode, response encode, "

@@ -37,7 +37,9 @@ sys.path.insert(0, str(HERE))
 
 import payloads
 import report
+import rie_emulators
 import sentry_invoke
+import soak
 import stats
 import streaming_bench
 from server import ClientGone, RuntimeApiServer, Samples, Session, run_loop
@@ -51,7 +53,14 @@ FULL = {
     "invocations": 20_000,
     "rounds": 4,
     "warmup": 500,
-    "payload": {"1KB": 5000, "100KB": 1000, "1MB": 200, "5MB": 40, "5MB-response": 40},
+    "payload": {
+        "1KB": 5000,
+        "100KB": 1000,
+        "1MB": 200,
+        "5MB": 40,
+        "5MB-response": 40,
+        **payloads.realistic_counts(60, 12),
+    },
     "payload_rounds": 2,
     "log_n": 1000,
     "log_rounds": 2,
@@ -65,7 +74,14 @@ QUICK = {
     "invocations": 400,
     "rounds": 2,
     "warmup": 30,
-    "payload": {"1KB": 20, "100KB": 6, "1MB": 3, "5MB": 2, "5MB-response": 2},
+    "payload": {
+        "1KB": 20,
+        "100KB": 6,
+        "1MB": 3,
+        "5MB": 2,
+        "5MB-response": 2,
+        **payloads.realistic_counts(2, 1),
+    },
     "payload_rounds": 1,
     "log_n": 8,
     "log_rounds": 1,
@@ -131,6 +147,8 @@ class Participant:
                 return self.argv + ["echo"]
             if handler == "big_response.handler":
                 return self.argv + ["file", os.environ.get("BENCH_RESPONSE_FILE", "")]
+            if handler == "ddb_items.handler":
+                return self.argv + ["file", os.environ.get("BENCH_DDB_FLOOR_FILE", "")]
             return self.argv + ["trivial"]
         return self.argv + [handler]
 
@@ -183,6 +201,7 @@ class Bench:
             "LAMBDA_TASK_ROOT": str(HANDLERS),
             "_HANDLER": handler,
             "BENCH_RESPONSE_FILE": os.environ.get("BENCH_RESPONSE_FILE", ""),
+            "BENCH_DDB_FILE": os.environ.get("BENCH_DDB_FILE", ""),
         }
 
     def spawn(self, argv, env, stdout=subprocess.DEVNULL, pass_fds=(), log_name="spawn"):
@@ -520,14 +539,13 @@ class Bench:
         """End to end through ``fastric-rie``: a keep-alive HTTP client posts invocations one after
         another to the invoke endpoint (trivial handler, small event), for each runtime behind it.
         The C floor as the runtime shows the emulator's own share (everything but the floor's own
-        loop). The issue's reference is aws-lambda-rie with awslambdaric, measured by hand on the
-        development machines (p50 ~900 µs, ~1,030 invokes/s): it cannot be built here."""
+        loop). The comparison with aws-lambda-rie is figure 8 (``benches/rie_emulators.py``)."""
         import http.client
         import re
 
         n, warm = self.cfg["rie_n"], max(10, self.cfg["rie_n"] // 10)
         event = payloads.small_event()
-        out = {"rows": {}, "invocations": n, "reference_p50_us": 900.0, "reference_per_s": 1030.0}
+        out = {"rows": {}, "invocations": n}
         for p in self.live(self.clients) + self.live([self.floor]):
             argv = [
                 sys.executable,
@@ -599,9 +617,6 @@ class Bench:
                     proc.kill()
             log(f"emulator: {p.name} {'ok' if not out['rows'][p.name].get('failed') else 'FAILED'}")
         self.add_ratios(out["rows"], keys=(("ratio_p50", 50), ("ratio_p99", 99)))
-        fast = out["rows"].get("fastric", {})
-        if not fast.get("failed") and fast.get("e2e_us"):
-            fast["vs_reference_p50"] = fast["e2e_us"]["median"] / out["reference_p50_us"]
         floor = out["rows"].get("c-floor", {})
         per_invoke = self.results["figures"].get("per_invoke", {}).get("rows", {}).get("c-floor", {})
         if not floor.get("failed") and floor.get("e2e_us") and per_invoke.get("rtt_us"):
@@ -633,6 +648,10 @@ class Bench:
             if size == "5MB-response":
                 handler, events = "big_response.handler", [payloads.small_event()]
                 in_bytes = len(events[0])
+            elif size.endswith(" ddb-items"):
+                handler, events = "ddb_items.handler", [payloads.small_event()]
+                in_bytes = len(events[0])
+                payloads.write_ddb_files(size, self.workdir)
             else:
                 handler, events = "echo.handler", [payloads.sized_event(size)]
                 in_bytes = len(events[0])
@@ -676,6 +695,20 @@ class Bench:
             out[size] = {"event_bytes": in_bytes, "invocations": per_round * rounds, "rows": rows}
             log(f"payload {size}: done")
         self.results["figures"]["payloads"] = out
+
+    def codec(self):
+        """The JSON codec matrix (benches/codec_matrix.py), under the reference interpreter."""
+        import codec_matrix
+
+        ref = self.reference()
+        fastric = next((p for p in self.clients if p.name == "fastric" and not p.failed), None)
+        if ref is None or fastric is None:
+            self.results["figures"]["codec"] = {"failed": "needs both fastric and awslambdaric"}
+            return
+        try:
+            self.results["figures"]["codec"] = codec_matrix.run(ref.python, fastric.python, self.args.quick)
+        except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+            self.results["figures"]["codec"] = {"failed": str(exc)}
 
     # -- figure 4: logging ----------------------------------------------------------------------
 
@@ -1041,7 +1074,7 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--figures",
-        default="cold,invoke,payload,logging,memory,rie,sentry,stream",
+        default="cold,invoke,payload,logging,memory,rie,sentry,stream,codec,emulators",
         help="subset of figures to run",
     )
     ap.add_argument(
@@ -1049,6 +1082,9 @@ def parse_args(argv):
         choices=("spin", "block"),
         default="spin",
         help="how the Runtime API server waits for requests (spin needs pinning; default spin)",
+    )
+    ap.add_argument(
+        "--aws-lambda-rie", help="an aws-lambda-rie binary to measure beside fastric-rie (figure 8)"
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the C floor client")
     ap.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to CPUs")
@@ -1106,6 +1142,13 @@ def main(argv=None) -> int:
                 streaming=streaming_bench.run(streaming_bench.QUICK if args.quick else None, log)
             ),
         ),
+        ("codec", bench.codec),
+        (
+            "emulators",
+            lambda: bench.results["figures"].update(
+                emulators=rie_emulators.figure(bench, args.aws_lambda_rie)
+            ),
+        ),
     ]
     for key, fn in steps:
         if key in figures:
@@ -1120,11 +1163,13 @@ def main(argv=None) -> int:
     json_path.write_text(json.dumps(report.strip_samples(bench.results), indent=1, default=str) + "\n")
     chart = None if args.no_chart else report.chart(bench.results, out.parent / (out.stem.lower() + ".png"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
+    # soak.keep_section: the Soak section `make soak` wrote stays in the regenerated file.
+    text = (
         report.markdown(bench.results, chart)
         + sentry_invoke.markdown(bench.results)
         + streaming_bench.markdown(bench.results["figures"].get("streaming"))
     )
+    out.write_text(soak.keep_section(out, text))
     log(f"wrote {out} and {json_path} in {bench.results['elapsed_s']:.0f} s")
     return 0
 

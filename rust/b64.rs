@@ -22,7 +22,8 @@ pub(crate) fn decode_any(text: &[u8]) -> Option<Vec<u8>> {
     STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text)).ok()
 }
 
-/// Encodes `data` as RFC 4648 base64 with `+/` and `=` padding (the streamed-response error trailer).
+/// Encodes `data` as RFC 4648 base64 with `+/` and `=` padding (the streamed-response error trailer,
+/// the Invoke API's `X-Amz-Log-Result`).
 pub(crate) fn encode_standard(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }

@@ -3,15 +3,100 @@
 //! `os.environ` is an `os._Environ`: a mapping over `os.environ._data` (encoded bytes keys → encoded
 //! bytes values) whose writes also call `putenv`. Going through its Python methods costs about
 //! 0.2 µs per read and 0.4 µs per write; this module does the same steps from Rust: a read is a
-//! lookup in `_data` plus `decodevalue`, a write is `setenv` plus the `_data` store (what
-//! `_Environ.__setitem__` does: `putenv(key, value)` then `self._data[key] = value`).
+//! lookup in `_data` plus `decodevalue`, a write installs the C variable plus the `_data` store
+//! (what `_Environ.__setitem__` does: `putenv(key, value)` then `self._data[key] = value`).
+//!
+//! The C variable is installed with `putenv` from buffers this module owns ([`install`]), not with
+//! `setenv`: glibc's `setenv` copies every value into a string it never frees (another thread may
+//! still hold a `getenv` pointer to it), so one `_X_AMZN_TRACE_ID` per invocation, each unique as
+//! Lambda sends them, grew the process by ~144 bytes per invocation, without end.
 //!
 //! Valid only while `os.environ` is still the `os._Environ` seen at start ([`Environ::current_data`]);
 //! callers fall back to the Python methods otherwise (a replaced or patched `os.environ`).
 
+use std::sync::Mutex;
+
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
+
+/// How many `NAME=value` buffers [`install`] rotates through. A buffer is written again only
+/// after this many later installs (one per invocation): the grace period during which a pointer
+/// another thread got from `getenv` keeps reading the value it got.
+const INSTALL_SLOTS: usize = 8;
+/// Smallest buffer capacity, bytes (a Lambda trace id with `Lineage` is about 120 bytes).
+const MIN_SLOT_BYTES: usize = 256;
+
+/// The buffers behind the C environment entries [`install`] made (see there), per variable name.
+struct Installed {
+    name: Vec<u8>,
+    slots: [Vec<u8>; INSTALL_SLOTS],
+    next: usize,
+    /// Buffers a longer value outgrew: kept (never freed, never written) for the process's life.
+    retired: Vec<Vec<u8>>,
+}
+
+static INSTALLED: Mutex<Vec<Installed>> = Mutex::new(Vec::new());
+
+/// Sets the C environment variable `name` to `value` (what `setenv(name, value, 1)` does) without
+/// glibc's per-value allocation that is never freed, so a new value per invocation costs no memory.
+///
+/// The entry `name=value` is written into one of [`INSTALL_SLOTS`] buffers owned here, used in
+/// turn, and handed to `putenv`, which stores the pointer itself in `environ`. A buffer is only
+/// rewritten when [`INSTALL_SLOTS`] - 1 later values have replaced it in `environ`, and it is never
+/// freed: when a value outgrows it, a new buffer (capacity doubled, at least [`MIN_SLOT_BYTES`]) is
+/// installed and the old one is kept, never freed, so a `getenv` result held by another thread
+/// (X-Ray agents read `_X_AMZN_TRACE_ID` from their own threads) always points at live memory.
+/// The leak is bounded: each slot grows at most log2(largest value) times.
+///
+/// Remaining races, as with `setenv`: a thread still reading a pointer it got [`INSTALL_SLOTS`]
+/// values ago can see the bytes of a newer value (never freed memory); and glibc reallocates the
+/// `environ` array itself when a variable is added that was absent (e.g. set again after an
+/// invocation without a trace id removed it), which a concurrent `getenv` can race in any program.
+///
+/// `name` must be non-empty without `=` or NUL; `value` without NUL (checked by the caller).
+pub(crate) fn install(name: &str, value: &str) {
+    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let position = installed
+        .iter()
+        .position(|i| i.name == name.as_bytes())
+        .unwrap_or_else(|| {
+            installed.push(Installed {
+                name: name.as_bytes().to_vec(),
+                slots: Default::default(),
+                next: 0,
+                retired: Vec::new(),
+            });
+            installed.len() - 1
+        });
+    let entry = &mut installed[position];
+    let slot = &mut entry.slots[entry.next];
+    entry.next = (entry.next + 1) % INSTALL_SLOTS;
+    let needed = name.len() + 1 + value.len() + 1;
+    if slot.capacity() < needed {
+        let grown = Vec::with_capacity(needed.next_power_of_two().max(MIN_SLOT_BYTES));
+        // Never freed: a thread may still read the value it got from `getenv` (see above).
+        entry.retired.push(std::mem::replace(slot, grown));
+    }
+    slot.clear();
+    slot.extend_from_slice(name.as_bytes());
+    slot.push(b'=');
+    slot.extend_from_slice(value.as_bytes());
+    slot.push(0);
+    put_entry(slot);
+}
+
+/// `putenv(entry)`; `entry` is a NUL-terminated `NAME=value` that stays alive and unchanged while
+/// it is in `environ` ([`install`] guarantees it).
+#[allow(unsafe_code)] // the one `putenv` call: std has no way to install a caller-owned entry.
+fn put_entry(entry: &mut [u8]) {
+    debug_assert_eq!(entry.last(), Some(&0));
+    // SAFETY: `entry` is NUL-terminated and holds `=`; its memory is never freed (see `install`),
+    // so the pointer glibc keeps in `environ` stays valid. The GIL serialises fastric's own
+    // environment writes; Python's `os.putenv`/`os.unsetenv` also run with the GIL held.
+    let rc = unsafe { libc::putenv(entry.as_mut_ptr().cast::<libc::c_char>()) };
+    debug_assert_eq!(rc, 0);
+}
 
 /// The methods whose replacement (on the class, or `get` on the instance) turns the fast paths off.
 const GUARDED_METHODS: [&str; 3] = ["get", "__getitem__", "__setitem__"];
@@ -130,12 +215,32 @@ impl<'py> Environ<'py> {
             return Ok(false);
         }
         let py = self.mapping.py();
-        // What `os.putenv` does (`setenv(name, value, 1)`); `os.environ` writes go through it too,
-        // with the same caveat about C code reading the environment from other threads.
-        std::env::set_var(name, value);
+        // What `os.putenv` does (`setenv(name, value, 1)`), without its per-value leak.
+        install(name, value);
         // `encodekey`/`encodevalue` use the file-system encoding, ASCII-compatible on POSIX: ASCII
         // text encodes to its own bytes.
         data.set_item(PyBytes::new(py, name.as_bytes()), PyBytes::new(py, value.as_bytes()))?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::install;
+
+    #[test]
+    fn install_sets_the_c_variable_through_growing_values() {
+        let name = "FASTRIC_TEST_INSTALL";
+        let mut seen = Vec::new();
+        for i in 0..100 {
+            let value = format!("{i}:{}", "x".repeat(i * 13));
+            install(name, &value);
+            assert_eq!(std::env::var(name).unwrap(), value);
+            seen.push(std::env::var_os(name).unwrap());
+        }
+        // A second variable gets its own buffers; the first keeps its value.
+        install("FASTRIC_TEST_INSTALL_2", "b");
+        assert_eq!(std::env::var("FASTRIC_TEST_INSTALL_2").unwrap(), "b");
+        assert_eq!(std::env::var_os(name), seen.pop());
     }
 }

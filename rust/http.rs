@@ -20,11 +20,12 @@ pub(crate) const IDLE_SLICE: Duration = Duration::from_millis(50);
 /// Largest accepted response head (status line + headers), bytes. A single header line may be
 /// up to 1 MiB; the rest leaves room for the other headers.
 pub(crate) const MAX_HEAD_BYTES: usize = 2 * 1024 * 1024;
-/// Largest accepted chunk-size line or trailer line of a chunked body, bytes.
 /// A connection that answered more recently than this is not checked for staleness before a `GET`
 /// (three system calls saved per `/next`): a `GET` that meets a dead connection is simply sent again.
-/// A `POST` is never resent once written, so it is always checked.
+/// A `POST` is always checked: a POST written into a dead connection is re-sent at most once, and
+/// one whose first copy arrived costs the Runtime API a refused duplicate.
 const STALE_CHECK_AFTER_IDLE: Duration = Duration::from_millis(10);
+/// Largest accepted chunk-size line or trailer line of a chunked body, bytes.
 const MAX_CHUNK_LINE_BYTES: usize = 64 * 1024;
 /// Largest amount of body memory reserved ahead of the data actually arriving, bytes.
 const MAX_BODY_STEP: usize = 8 * 1024 * 1024;

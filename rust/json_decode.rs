@@ -4,14 +4,17 @@
 //! The fast path accepts exactly the documents simplejson 4.3.0 accepts and returns equal values:
 //! objects → `dict` (duplicate keys: last value wins, first position kept), arrays → `list`,
 //! integers → `int` (any size), numbers with a fraction or exponent → `float` (correctly rounded,
-//! `1e400` → `inf`), `true`/`false`/`null`, strings with every JSON escape and joined surrogate
-//! pairs, whitespace `' \t\n\r'`, an optional UTF-8 BOM. It *declines* (returns `None`) on anything
-//! else — invalid UTF-8, syntax errors, `NaN`/`Infinity`, control characters in strings, lone
-//! surrogate escapes, nesting deeper than [`MAX_DEPTH`], integers Python refuses to parse — and the
-//! caller then runs `fastric._json_compat.loads`, which produces simplejson's value or message.
+//! `1e400` → `inf`), `true`/`false`/`null`, strings with every JSON escape, joined surrogate
+//! pairs and lone surrogate escapes (kept as lone surrogates, as simplejson does), whitespace
+//! `' \t\n\r'`, an optional UTF-8 BOM. It *declines* (returns `None`) on anything else — invalid
+//! UTF-8, syntax errors, `NaN`/`Infinity` (simplejson 4.3 rejects them), control characters in
+//! strings, nesting deeper than [`MAX_DEPTH`], integers Python refuses to parse — and the caller
+//! then runs `fastric._json_compat.loads`, which produces simplejson's value or message.
 
-// Raw `pyo3::ffi` only in `new_str`: building ASCII strings without CPython's UTF-8 decoder was
-// measured to save ~5% of decoding a 1 MB event. Each block carries a SAFETY comment.
+// Raw `pyo3::ffi` only where strings are built: ASCII strings copied without CPython's UTF-8
+// decoder (`new_str`, measured ~5% of decoding a 1 MB event), other text through the decoder in
+// one pass (`decode_utf8`), text with lone surrogates from UCS-4 (`str_with_surrogates`). Each block
+// carries a SAFETY comment.
 #![allow(unsafe_code)]
 
 use std::sync::{Mutex, TryLockError};
@@ -92,6 +95,7 @@ fn decode_unpaused<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Option<Bound<'
         depth: 0,
         stack: Vec::new(),
         scratch: Vec::new(),
+        lone_surrogate: false,
         cache: match KEY_CACHE.try_lock() {
             Ok(guard) => Some(guard),
             Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
@@ -149,6 +153,8 @@ struct Parser<'a, 'py> {
     stack: Vec<Bound<'py, PyAny>>,
     /// Unescaped string being built when the literal has backslashes (UTF-8 checked at the end).
     scratch: Vec<u8>,
+    /// The string in `scratch` holds a lone surrogate from a `\\udXXX` escape.
+    lone_surrogate: bool,
     cache: Option<std::sync::MutexGuard<'static, KeyCache>>,
 }
 
@@ -291,8 +297,18 @@ impl<'py> Parser<'_, 'py> {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 scratch.clear();
                 scratch.extend_from_slice(&bytes[start..i]);
+                self.lone_surrogate = false;
                 let result = self.escaped_string(&mut scratch);
-                let out = result.and_then(|all_ascii| new_str(self.py, &scratch, ascii && all_ascii));
+                let out = result.and_then(|all_ascii| {
+                    if self.lone_surrogate {
+                        // `surrogatepass` would also let raw surrogate bytes of the document
+                        // through: those are invalid input, so check the literal's own bytes.
+                        std::str::from_utf8(&bytes[start..self.pos]).map_err(|_| Fail::Decline)?;
+                        str_with_surrogates(self.py, &scratch)
+                    } else {
+                        new_str(self.py, &scratch, ascii && all_ascii)
+                    }
+                });
                 self.scratch = scratch;
                 out
             }
@@ -309,9 +325,16 @@ impl<'py> Parser<'_, 'py> {
         let mut all_ascii = true;
         loop {
             let run_start = self.pos;
-            let (i, ascii) = scan_string(bytes, run_start);
-            all_ascii &= ascii;
-            out.extend_from_slice(&bytes[run_start..i]);
+            // Escapes often follow each other (`\u00e9\u00e8`, all of a CJK string under
+            // `ensure_ascii`): skip the scan when the next byte is already a backslash.
+            let i = if bytes.get(run_start) == Some(&b'\\') {
+                run_start
+            } else {
+                let (i, ascii) = scan_string(bytes, run_start);
+                all_ascii &= ascii;
+                out.extend_from_slice(&bytes[run_start..i]);
+                i
+            };
             match bytes.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
@@ -332,24 +355,54 @@ impl<'py> Parser<'_, 'py> {
                         b'u' => {
                             let unit = self.hex4(self.pos)?;
                             self.pos += 4;
-                            let cp = if (0xd800..0xdc00).contains(&unit) {
-                                // A high surrogate must be followed by an escaped low surrogate;
-                                // anything else leaves a lone surrogate: slow path.
-                                if bytes.get(self.pos) != Some(&b'\\') || bytes.get(self.pos + 1) != Some(&b'u') {
-                                    return Err(Fail::Decline);
+                            // The common cases first, written directly (`ensure_ascii` documents
+                            // carry every non-ASCII character this way).
+                            if unit < 0x80 {
+                                out.push(unit as u8);
+                                continue;
+                            }
+                            if unit < 0x800 {
+                                all_ascii = false;
+                                out.extend_from_slice(&[0xc0 | (unit >> 6) as u8, 0x80 | (unit & 0x3f) as u8]);
+                                continue;
+                            }
+                            if !(0xd800..0xe000).contains(&unit) {
+                                all_ascii = false;
+                                out.extend_from_slice(&[
+                                    0xe0 | (unit >> 12) as u8,
+                                    0x80 | ((unit >> 6) & 0x3f) as u8,
+                                    0x80 | (unit & 0x3f) as u8,
+                                ]);
+                                continue;
+                            }
+                            let mut cp = unit;
+                            if (0xd800..0xdc00).contains(&unit)
+                                && bytes.get(self.pos) == Some(&b'\\')
+                                && bytes.get(self.pos + 1) == Some(&b'u')
+                            {
+                                // A high surrogate joins an escaped low surrogate after it; any
+                                // other escape after it is left for the next round (simplejson).
+                                if let Ok(low) = self.hex4(self.pos + 2) {
+                                    if (0xdc00..0xe000).contains(&low) {
+                                        self.pos += 6;
+                                        cp = 0x10000 + (((unit - 0xd800) << 10) | (low - 0xdc00));
+                                    }
                                 }
-                                let low = self.hex4(self.pos + 2)?;
-                                if !(0xdc00..0xe000).contains(&low) {
-                                    return Err(Fail::Decline);
-                                }
-                                self.pos += 6;
-                                0x10000 + (((unit - 0xd800) << 10) | (low - 0xdc00))
+                            }
+                            if let Some(c) = char::from_u32(cp) {
+                                all_ascii &= c.is_ascii();
+                                out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
                             } else {
-                                unit
-                            };
-                            let c = char::from_u32(cp).ok_or(Fail::Decline)?;
-                            all_ascii &= c.is_ascii();
-                            out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
+                                // A lone surrogate: its generalized UTF-8 (ED A0..BF xx), let
+                                // through by `surrogatepass` when the string is built.
+                                all_ascii = false;
+                                self.lone_surrogate = true;
+                                out.extend_from_slice(&[
+                                    0xe0 | (cp >> 12) as u8,
+                                    0x80 | ((cp >> 6) & 0x3f) as u8,
+                                    0x80 | (cp & 0x3f) as u8,
+                                ]);
+                            }
                         }
                         _ => return Err(Fail::Decline),
                     }
@@ -361,17 +414,18 @@ impl<'py> Parser<'_, 'py> {
 
     fn hex4(&self, at: usize) -> Parsed<u32> {
         let digits = self.bytes.get(at..at + 4).ok_or(Fail::Decline)?;
-        let mut value = 0u32;
+        let mut v = 0u32;
+        let mut seen = 0u8;
         for &d in digits {
-            let nibble = match d {
-                b'0'..=b'9' => d - b'0',
-                b'a'..=b'f' => d - b'a' + 10,
-                b'A'..=b'F' => d - b'A' + 10,
-                _ => return Err(Fail::Decline),
-            };
-            value = (value << 4) | u32::from(nibble);
+            let nibble = HEX_VALUE[usize::from(d)];
+            seen |= nibble;
+            v = (v << 4) | u32::from(nibble & 0x0f);
         }
-        Ok(value)
+        // Every invalid digit maps to 0xff: any high bit seen means one was there.
+        if seen > 0x0f {
+            return Err(Fail::Decline);
+        }
+        Ok(v)
     }
 
     /// A dict key of up to [`CACHED_KEY_MAX`] bytes. Only valid keys are ever stored, so a hit on
@@ -459,6 +513,12 @@ impl<'py> Parser<'_, 'py> {
             let value: i64 = text.parse().map_err(|_| Fail::Decline)?;
             return Ok(PyInt::new(py, value).into_any());
         }
+        if int_end - start <= 38 {
+            // Up to 38 digits fit an i128, which PyO3 hands to CPython as bytes (no digit string).
+            let value: i128 = text.parse().map_err(|_| Fail::Decline)?;
+            let Ok(int) = value.into_pyobject(py);
+            return Ok(int.into_any());
+        }
         // Beyond i64: Python's int(); past sys.get_int_max_str_digits() let the slow path raise.
         match py.get_type::<PyInt>().call1((text,)) {
             Ok(v) => Ok(v),
@@ -466,6 +526,23 @@ impl<'py> Parser<'_, 'py> {
         }
     }
 }
+
+/// Hex digit values; 0xff for every byte that is not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// A cheap hash of a short key: its length and its first and last (up to) eight bytes.
 /// Keys that share those only evict each other from the cache; lookups compare all bytes.
@@ -506,14 +583,77 @@ fn scan_string(bytes: &[u8], mut i: usize) -> (usize, bool) {
     }
 }
 
+/// A new `str` from UTF-8 `raw` by `CPython`'s own decoder (one pass: it validates while it
+/// builds the string, so Rust does not check the bytes first). Invalid UTF-8 declines (the slow
+/// path raises simplejson's message).
+fn decode_utf8<'py>(py: Python<'py>, raw: &[u8]) -> Parsed<Bound<'py, PyString>> {
+    let len = ffi::Py_ssize_t::try_from(raw.len()).map_err(|_| Fail::Decline)?;
+    let errors: &std::ffi::CStr = c"strict";
+    // SAFETY: we hold the GIL; `raw` is valid for `len` bytes and `errors` is NUL-terminated.
+    // The result is a new reference to a `str`, or NULL with an exception set.
+    unsafe {
+        let ptr = ffi::PyUnicode_DecodeUTF8(raw.as_ptr().cast(), len, errors.as_ptr());
+        if ptr.is_null() {
+            let err = PyErr::fetch(py);
+            return if err.is_instance_of::<pyo3::exceptions::PyUnicodeDecodeError>(py) {
+                Err(Fail::Decline)
+            } else {
+                Err(Fail::Python(err))
+            };
+        }
+        Ok(Bound::from_owned_ptr(py, ptr).cast_into_unchecked())
+    }
+}
+
+/// A new `str` from `wtf8`: well-formed UTF-8 in which lone surrogates (U+D800..U+DFFF, from
+/// `\\udXXX` escapes) appear as their three-byte generalized UTF-8 form, as `escaped_string`
+/// writes them. Decoded here to code points and handed to `CPython` as UCS-4 (its UTF-8 decoder
+/// would only take surrogates through the much slower `surrogatepass` error handler).
+fn str_with_surrogates<'py>(py: Python<'py>, wtf8: &[u8]) -> Parsed<Bound<'py, PyString>> {
+    let mut units: Vec<u32> = Vec::with_capacity(wtf8.len());
+    let mut i = 0;
+    while let Some(&b) = wtf8.get(i) {
+        let (cp, n) = match b {
+            0x00..=0x7f => (u32::from(b), 1),
+            0xc0..=0xdf => ((u32::from(b & 0x1f) << 6) | cont(wtf8, i + 1), 2),
+            0xe0..=0xef => (
+                (u32::from(b & 0x0f) << 12) | (cont(wtf8, i + 1) << 6) | cont(wtf8, i + 2),
+                3,
+            ),
+            _ => (
+                (u32::from(b & 0x07) << 18) | (cont(wtf8, i + 1) << 12) | (cont(wtf8, i + 2) << 6) | cont(wtf8, i + 3),
+                4,
+            ),
+        };
+        units.push(cp);
+        i += n;
+    }
+    let len = ffi::Py_ssize_t::try_from(units.len()).map_err(|_| Fail::Decline)?;
+    // SAFETY: we hold the GIL; `units` holds `len` UCS-4 code units (all ≤ 0x10FFFF: they come
+    // from well-formed sequences). CPython copies them into a new compact string of the narrowest
+    // kind, or returns NULL with an exception set.
+    unsafe {
+        let ptr = ffi::PyUnicode_FromKindAndData(ffi::PyUnicode_4BYTE_KIND as _, units.as_ptr().cast(), len);
+        if ptr.is_null() {
+            return Err(Fail::Python(PyErr::fetch(py)));
+        }
+        Ok(Bound::from_owned_ptr(py, ptr).cast_into_unchecked())
+    }
+}
+
+/// The six payload bits of the continuation byte at `at` (0 past the end).
+#[inline]
+fn cont(bytes: &[u8], at: usize) -> u32 {
+    bytes.get(at).map_or(0, |&b| u32::from(b & 0x3f))
+}
+
 /// A new `str` from the UTF-8 bytes `raw` of a string body; `ascii` says (from [`scan_string`])
 /// that every byte is below 0x80. ASCII text is copied straight into a fresh compact ASCII string,
 /// skipping `CPython`'s UTF-8 decoder (measured: ~5% of decoding a 1 MB event); other text must be
 /// valid UTF-8 or the parse declines (the slow path raises simplejson's message).
 fn new_str<'py>(py: Python<'py>, raw: &[u8], ascii: bool) -> Parsed<Bound<'py, PyString>> {
     if !ascii {
-        let text = std::str::from_utf8(raw).map_err(|_| Fail::Decline)?;
-        return Ok(PyString::new(py, text));
+        return decode_utf8(py, raw);
     }
     debug_assert!(raw.is_ascii());
     let len = ffi::Py_ssize_t::try_from(raw.len()).map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;

@@ -8,12 +8,18 @@
 //! str → bytes (UTF-8 text) → None → True → False → int (`int(o)` for subclasses) →
 //! float (`float(o)` for subclasses) → `_asdict()` → list → tuple → dict → `default()`.
 //!
+//! Raw `pyo3::ffi` in [`write_py_str`] (reading a `str`'s code units in place) and [`Encoder::int`]
+//! (an overflow check without an exception); each block carries a SAFETY comment.
+//!
 //! Deliberate difference: with `ensure_ascii=False`, a lone surrogate is escaped as `\udXXX`
 //! (simplejson would return a `str` that cannot be encoded to UTF-8 at all).
+
+#![allow(unsafe_code)]
 
 use std::sync::{Mutex, TryLockError};
 
 use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -60,6 +66,7 @@ pub(crate) fn encode(obj: &Bound<'_, PyAny>, ensure_ascii: bool, out: &mut Vec<u
             // Re-entered from user code called while encoding (`_asdict`, `__int__`, ...).
             Err(TryLockError::WouldBlock) => None,
         },
+        raw_json: RawJsonType::NotLookedUp,
     };
     encoder.value(obj)
 }
@@ -115,6 +122,13 @@ pub(crate) fn dumps<'py>(
     result
 }
 
+/// Whether `simplejson.RawJSON` exists (simplejson imported by the user), looked up lazily.
+enum RawJsonType {
+    NotLookedUp,
+    Absent,
+    Found(Py<PyType>),
+}
+
 struct Encoder<'a, 'py> {
     py: Python<'py>,
     out: &'a mut Vec<u8>,
@@ -125,6 +139,8 @@ struct Encoder<'a, 'py> {
     depth_limit: Option<usize>,
     /// The encoded-key cache, when this call could lock it.
     keys: Option<std::sync::MutexGuard<'static, KeyCache>>,
+    /// `simplejson.RawJSON`, once looked up in this call.
+    raw_json: RawJsonType,
 }
 
 impl<'py> Encoder<'_, 'py> {
@@ -162,6 +178,13 @@ impl<'py> Encoder<'_, 'py> {
     /// Everything that is not an exact builtin type, in simplejson's order.
     fn other(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let py = self.py;
+        // An exact Decimal is none of the kinds simplejson tries before `default()` (it has no
+        // `_asdict` and no instance attributes): straight to awslambdaric's Decimal branch.
+        if let Some(ty) = DECIMAL_TYPE.get(py) {
+            if obj.get_type().is(ty.bind(py)) {
+                return self.exact_decimal(obj);
+            }
+        }
         if let Ok(s) = obj.cast::<PyString>() {
             return self.string(s);
         }
@@ -170,19 +193,17 @@ impl<'py> Encoder<'_, 'py> {
             write_str(text, self.ensure_ascii, self.out);
             return Ok(());
         }
-        if is_raw_json(obj)? {
+        if self.is_raw_json(obj)? {
             let raw = obj.getattr(intern!(py, "encoded_json"))?;
             let raw = raw.cast::<PyString>()?;
             self.out.extend_from_slice(raw.to_str()?.as_bytes());
             return Ok(());
         }
         if obj.is_instance_of::<PyInt>() {
-            let value = py.get_type::<PyInt>().call1((obj,))?;
-            return self.int(&value);
+            return self.int(&int_of(obj)?);
         }
         if obj.is_instance_of::<PyFloat>() {
-            let value = py.get_type::<PyFloat>().call1((obj,))?;
-            write_float_repr(value.cast::<PyFloat>()?.value(), self.out);
+            write_float_repr(float_of(obj)?, self.out);
             return Ok(());
         }
         if let Some(result) = call_asdict(obj)? {
@@ -219,47 +240,64 @@ impl<'py> Encoder<'_, 'py> {
         )))
     }
 
-    fn int(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
-        if let Ok(v) = obj.extract::<i64>() {
-            write_i64(v, self.out);
+    /// awslambdaric's `default()` for an exact `Decimal`: `NaN` when `is_nan()`, else `str(d)`
+    /// verbatim. `str()` of an exact Decimal spells a NaN as `NaN`, `-NaN`, `sNaN` or `-sNaN`
+    /// (with any payload digits) and nothing else with an `N` or `s`, so the text decides.
+    fn exact_decimal(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let text = obj.str()?;
+        let text = text.to_str()?.as_bytes();
+        let body = text.strip_prefix(b"-").unwrap_or(text);
+        if matches!(body.first(), Some(b'N' | b's')) {
+            self.out.extend_from_slice(b"NaN");
         } else {
-            // Beyond i64: Python's str(); raises ValueError past sys.get_int_max_str_digits().
-            let text = obj.str()?;
-            self.out.extend_from_slice(text.to_str()?.as_bytes());
+            self.out.extend_from_slice(text);
         }
+        Ok(())
+    }
+
+    /// `isinstance(obj, simplejson.RawJSON)`, the type looked up once per encode call.
+    fn is_raw_json(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if matches!(self.raw_json, RawJsonType::NotLookedUp) {
+            self.raw_json = match raw_json_type(self.py)? {
+                Some(ty) => RawJsonType::Found(ty),
+                None => RawJsonType::Absent,
+            };
+        }
+        match &self.raw_json {
+            RawJsonType::Found(ty) => obj.is_instance(ty.bind(self.py)),
+            _ => Ok(false),
+        }
+    }
+
+    fn int(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let mut overflow: std::os::raw::c_int = 0;
+        // SAFETY: `obj` is a live `int` (exact or converted by `int()`) and we hold the GIL;
+        // PyLong_AsLongLongAndOverflow sets no exception when it reports an overflow.
+        let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &raw mut overflow) };
+        if overflow == 0 {
+            if v == -1 {
+                if let Some(err) = PyErr::take(self.py) {
+                    return Err(err);
+                }
+            }
+            write_i64(v, self.out);
+            return Ok(());
+        }
+        if let Ok(v) = obj.extract::<i128>() {
+            if v < 0 {
+                self.out.push(b'-');
+            }
+            write_u128(v.unsigned_abs(), self.out);
+            return Ok(());
+        }
+        // Beyond i128: Python's str(); raises ValueError past sys.get_int_max_str_digits().
+        let text = obj.str()?;
+        self.out.extend_from_slice(text.to_str()?.as_bytes());
         Ok(())
     }
 
     fn string(&mut self, s: &Bound<'py, PyString>) -> PyResult<()> {
-        match s.to_str() {
-            Ok(text) => write_str(text, self.ensure_ascii, self.out),
-            Err(_) => self.string_with_surrogates(s)?,
-        }
-        Ok(())
-    }
-
-    /// A `str` holding lone surrogates (not representable as UTF-8): walk its code points.
-    fn string_with_surrogates(&mut self, s: &Bound<'py, PyString>) -> PyResult<()> {
-        let py = self.py;
-        let encoded = s.call_method1(
-            intern!(py, "encode"),
-            (intern!(py, "utf-32-le"), intern!(py, "surrogatepass")),
-        )?;
-        let bytes = encoded.cast::<PyBytes>()?.as_bytes();
-        self.out.push(b'"');
-        let mut utf8 = [0u8; 4];
-        for unit in bytes.chunks_exact(4) {
-            let cp = u32::from_le_bytes([unit[0], unit[1], unit[2], unit[3]]);
-            match char::from_u32(cp) {
-                Some(c) => {
-                    let text: &str = c.encode_utf8(&mut utf8);
-                    write_str_body(text, self.ensure_ascii, self.out);
-                }
-                None => write_u_escape(cp, self.out),
-            }
-        }
-        self.out.push(b'"');
-        Ok(())
+        write_py_str(s, self.ensure_ascii, self.out)
     }
 
     fn enter(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
@@ -463,7 +501,6 @@ impl<'py> Encoder<'_, 'py> {
 
     /// A non-`str` dict key, in simplejson's `_stringify_key` order.
     fn key(&mut self, key: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = self.py;
         if let Ok(s) = key.cast::<PyString>() {
             return self.string(s);
         }
@@ -477,7 +514,7 @@ impl<'py> Encoder<'_, 'py> {
             let value = if f.is_exact_instance_of::<PyFloat>() {
                 f.value()
             } else {
-                py.get_type::<PyFloat>().call1((key,))?.cast::<PyFloat>()?.value()
+                float_of(key)?
             };
             write_float_repr(value, self.out);
         } else if let Ok(b) = key.cast_exact::<PyBool>() {
@@ -488,8 +525,7 @@ impl<'py> Encoder<'_, 'py> {
             if key.is_exact_instance_of::<PyInt>() {
                 self.int(key)?;
             } else {
-                let value = py.get_type::<PyInt>().call1((key,))?;
-                self.int(&value)?;
+                self.int(&int_of(key)?)?;
             }
         } else {
             return Err(PyTypeError::new_err(format!(
@@ -500,6 +536,19 @@ impl<'py> Encoder<'_, 'py> {
         self.out.push(b'"');
         Ok(())
     }
+}
+
+/// `int(obj)` for an `int` subclass (`PyNumber_Long`, which is what `int(x)` runs: `__int__` honoured).
+fn int_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: we hold the GIL; PyNumber_Long returns a new reference or NULL with an exception.
+    unsafe { Bound::from_owned_ptr_or_err(obj.py(), ffi::PyNumber_Long(obj.as_ptr())) }
+}
+
+/// `float(obj)` for a `float` subclass (`PyNumber_Float`, what `float(x)` runs: `__float__` honoured).
+fn float_of(obj: &Bound<'_, PyAny>) -> PyResult<f64> {
+    // SAFETY: as in `int_of`.
+    let value = unsafe { Bound::from_owned_ptr_or_err(obj.py(), ffi::PyNumber_Float(obj.as_ptr()))? };
+    Ok(value.cast::<PyFloat>()?.value())
 }
 
 /// `o.__class__.__name__`, as simplejson's messages use it.
@@ -561,20 +610,16 @@ fn is_decimal(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(result)
 }
 
-/// `simplejson.RawJSON` instances (only possible when the user imported simplejson): their
-/// `encoded_json` text is written verbatim, as simplejson does.
-fn is_raw_json(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = obj.py();
+/// The `simplejson.RawJSON` type if `simplejson.raw_json` is imported (only then can an object be
+/// one): its instances' `encoded_json` text is written verbatim, as simplejson does.
+fn raw_json_type(py: Python<'_>) -> PyResult<Option<Py<PyType>>> {
     let Some(module) = sys_module(py, "simplejson.raw_json")? else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(ty) = module.getattr_opt(intern!(py, "RawJSON"))? else {
-        return Ok(false);
+        return Ok(None);
     };
-    let Ok(ty) = ty.cast::<PyType>() else {
-        return Ok(false);
-    };
-    obj.is_instance(ty)
+    Ok(ty.cast_into::<PyType>().ok().map(Bound::unbind))
 }
 
 /// `sys.modules.get(name)`, without importing anything.
@@ -601,6 +646,24 @@ pub(crate) fn write_u64(mut value: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&buf[pos..]);
 }
 
+/// Decimal digits of `value`, 19 at a time.
+fn write_u128(value: u128, out: &mut Vec<u8>) {
+    const CHUNK: u128 = 10_000_000_000_000_000_000;
+    if value <= u128::from(u64::MAX) {
+        write_u64(value as u64, out);
+        return;
+    }
+    let (high, low) = (value / CHUNK, (value % CHUNK) as u64);
+    write_u128(high, out);
+    let mut buf = [b'0'; 19];
+    let mut rest = low;
+    for d in buf.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&buf);
+}
+
 fn write_i64(value: i64, out: &mut Vec<u8>) {
     if value < 0 {
         out.push(b'-');
@@ -610,8 +673,76 @@ fn write_i64(value: i64, out: &mut Vec<u8>) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn write_u_escape(unit: u32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&[
+/// Writes the `str` object `s` as a JSON string literal (with quotes), reading its code units in
+/// place (Latin-1, UCS-2 or UCS-4, as `CPython` stores it) instead of asking for its UTF-8 form,
+/// which `CPython` would build and keep beside every non-ASCII string. Lone surrogates are escaped
+/// as `\udXXX` in both modes (see the module doc).
+fn write_py_str(s: &Bound<'_, PyString>, ensure_ascii: bool, out: &mut Vec<u8>) -> PyResult<()> {
+    let ptr = s.as_ptr();
+    // SAFETY: `ptr` is a live `str` and we hold the GIL. After `PyUnicode_READY` succeeds (a no-op
+    // from 3.12) `PyUnicode_DATA` points at `PyUnicode_GET_LENGTH` code units of
+    // `PyUnicode_KIND` bytes each, which stay valid and unchanged while we hold a reference
+    // (strings are immutable) and the GIL (nothing below runs Python code).
+    unsafe {
+        if ffi::PyUnicode_READY(ptr) != 0 {
+            return Err(PyErr::fetch(s.py()));
+        }
+        let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(ptr)).unwrap_or(0);
+        let data = ffi::PyUnicode_DATA(ptr);
+        out.reserve(len + 2);
+        out.push(b'"');
+        match ffi::PyUnicode_KIND(ptr) {
+            ffi::PyUnicode_1BYTE_KIND => {
+                write_latin1_body(std::slice::from_raw_parts(data.cast::<u8>(), len), ensure_ascii, out);
+            }
+            ffi::PyUnicode_2BYTE_KIND => {
+                write_units(std::slice::from_raw_parts(data.cast::<u16>(), len), ensure_ascii, out);
+            }
+            _ => write_units(std::slice::from_raw_parts(data.cast::<u32>(), len), ensure_ascii, out),
+        }
+        out.push(b'"');
+    }
+    Ok(())
+}
+
+/// The escape of an ASCII code unit `b` that cannot be written as is (`"`, `\\`, controls, DEL).
+#[inline]
+fn write_ascii_escape(b: u8, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 6];
+    let n = ascii_escape(b, &mut buf);
+    out.extend_from_slice(&buf[..n]);
+}
+
+/// The letter of the two-character escape of `b` (`n` for a newline, `"` for a quote…), 0 if it has none.
+const fn short_escape(b: u8) -> u8 {
+    match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        0x08 => b'b',
+        0x0c => b'f',
+        _ => 0,
+    }
+}
+
+/// Writes the escape of ASCII `b` at the start of `buf`; returns its length (2 or 6).
+#[inline]
+fn ascii_escape(b: u8, buf: &mut [u8]) -> usize {
+    let short = short_escape(b);
+    if short == 0 {
+        return u_escape(u32::from(b), buf);
+    }
+    buf[0] = b'\\';
+    buf[1] = short;
+    2
+}
+
+/// `\\uXXXX` (lowercase hex) of the code unit `unit` at the start of `buf`; returns 6.
+#[inline]
+fn u_escape(unit: u32, buf: &mut [u8]) -> usize {
+    buf[..6].copy_from_slice(&[
         b'\\',
         b'u',
         HEX[((unit >> 12) & 0xf) as usize],
@@ -619,6 +750,158 @@ fn write_u_escape(unit: u32, out: &mut Vec<u8>) {
         HEX[((unit >> 4) & 0xf) as usize],
         HEX[(unit & 0xf) as usize],
     ]);
+    6
+}
+
+/// The JSON form of one code point `cp` at the start of `buf` (at least 12 bytes); returns its
+/// length. Printable ASCII as is; `"`, `\\` and controls escaped; from DEL up: `\\uXXXX` (a
+/// surrogate pair above the BMP) with `ensure_ascii`, else UTF-8 (DEL as is), lone surrogates
+/// escaped.
+#[inline]
+fn encode_code_point(cp: u32, ensure_ascii: bool, buf: &mut [u8]) -> usize {
+    if cp < 0x7f {
+        let b = cp as u8;
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            buf[0] = b;
+            return 1;
+        }
+        return ascii_escape(b, buf);
+    }
+    if ensure_ascii {
+        if cp >= 0x10000 {
+            let v = cp - 0x10000;
+            u_escape(0xd800 | (v >> 10), buf);
+            u_escape(0xdc00 | (v & 0x3ff), &mut buf[6..]);
+            return 12;
+        }
+        return u_escape(cp, buf);
+    }
+    match char::from_u32(cp) {
+        Some(c) => c.encode_utf8(buf).len(),
+        None => u_escape(cp, buf),
+    }
+}
+
+/// Code points per stack chunk in [`write_units`]: 12 output bytes each at most.
+const CHUNK_UNITS: usize = 64;
+
+/// Two lowercase hex digits of each byte value, first digit in the low byte.
+static HEX_PAIRS: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (HEX[i >> 4] as u16) | ((HEX[i & 0xf] as u16) << 8);
+        i += 1;
+    }
+    table
+};
+
+/// `\\uXXXX` of the code unit `unit` (< 0x10000) as the low six bytes of a little-endian word.
+#[inline]
+fn u_escape_word(unit: u32) -> u64 {
+    u64::from(b'\\')
+        | (u64::from(b'u') << 8)
+        | (u64::from(HEX_PAIRS[((unit >> 8) & 0xff) as usize]) << 16)
+        | (u64::from(HEX_PAIRS[(unit & 0xff) as usize]) << 32)
+}
+
+/// The JSON form of each ASCII byte as a little-endian word and its length: the byte itself,
+/// or its escape (`\\"`, `\\n`, `\\u001f`, and `\\u007f`, used only with `ensure_ascii`).
+static ASCII_FORMS: [(u64, u8); 128] = {
+    let mut table = [(0u64, 1u8); 128];
+    let mut b = 0;
+    while b < 128 {
+        let short = short_escape(b as u8);
+        table[b] = if short != 0 {
+            ((b'\\' as u64) | ((short as u64) << 8), 2)
+        } else if b < 0x20 || b == 0x7f {
+            let word = (b'\\' as u64)
+                | ((b'u' as u64) << 8)
+                | ((b'0' as u64) << 16)
+                | ((b'0' as u64) << 24)
+                | ((HEX[b >> 4] as u64) << 32)
+                | ((HEX[b & 0xf] as u64) << 40);
+            (word, 6)
+        } else {
+            (b as u64, 1)
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The raw UTF-8 form (`ensure_ascii=False`) of a code point ≥ 0x7f as a little-endian word and
+/// its length; lone surrogates as `\\udXXX` (see the module doc).
+#[inline]
+fn utf8_form(cp: u32) -> (u64, usize) {
+    if cp < 0x80 {
+        (u64::from(cp), 1)
+    } else if cp < 0x800 {
+        (u64::from(0xc0 | (cp >> 6)) | (u64::from(0x80 | (cp & 0x3f)) << 8), 2)
+    } else if (0xd800..0xe000).contains(&cp) {
+        (u_escape_word(cp), 6)
+    } else if cp < 0x10000 {
+        (
+            u64::from(0xe0 | (cp >> 12))
+                | (u64::from(0x80 | ((cp >> 6) & 0x3f)) << 8)
+                | (u64::from(0x80 | (cp & 0x3f)) << 16),
+            3,
+        )
+    } else {
+        (
+            u64::from(0xf0 | (cp >> 18))
+                | (u64::from(0x80 | ((cp >> 12) & 0x3f)) << 8)
+                | (u64::from(0x80 | ((cp >> 6) & 0x3f)) << 16)
+                | (u64::from(0x80 | (cp & 0x3f)) << 24),
+            4,
+        )
+    }
+}
+
+/// Code units (Latin-1, UCS-2 or UCS-4) of a string body, encoded a chunk at a time into a stack
+/// buffer: one capacity check per chunk, and every form written as one 8-byte store (the buffer
+/// has slack; the cursor advances by the form's real length).
+fn write_units<T: Copy + Into<u32>>(units: &[T], ensure_ascii: bool, out: &mut Vec<u8>) {
+    let mut buf = [0u8; CHUNK_UNITS * 12 + 8];
+    for chunk in units.chunks(CHUNK_UNITS) {
+        let mut n = 0;
+        for &unit in chunk {
+            let cp: u32 = unit.into();
+            let (word, len) = if cp < 0x7f {
+                let (word, len) = ASCII_FORMS[cp as usize];
+                (word, usize::from(len))
+            } else if !ensure_ascii {
+                utf8_form(cp)
+            } else if cp < 0x10000 {
+                (u_escape_word(cp), 6)
+            } else {
+                let v = cp - 0x10000;
+                buf[n..n + 8].copy_from_slice(&u_escape_word(0xd800 | (v >> 10)).to_le_bytes());
+                n += 6;
+                (u_escape_word(0xdc00 | (v & 0x3ff)), 6)
+            };
+            buf[n..n + 8].copy_from_slice(&word.to_le_bytes());
+            n += len;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A Latin-1 (one byte per code point) string body: the vector scan over plain ASCII runs, and
+/// [`write_units`] for the next 32 code points from each byte it stops at (escapes and non-ASCII
+/// text come in clusters; short runs are cheaper one by one than by another scan).
+fn write_latin1_body(units: &[u8], ensure_ascii: bool, out: &mut Vec<u8>) {
+    let mut start = 0;
+    loop {
+        let i = scan_plain(units, start, true);
+        out.extend_from_slice(&units[start..i]);
+        if i >= units.len() {
+            return;
+        }
+        let end = (i + 32).min(units.len());
+        write_units(&units[i..end], ensure_ascii, out);
+        start = end;
+    }
 }
 
 /// Writes `text` as a JSON string literal (with quotes).
@@ -639,28 +922,14 @@ fn write_str_body(text: &str, ensure_ascii: bool, out: &mut Vec<u8>) {
             return;
         };
         if b < 0x7f {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                _ => write_u_escape(u32::from(b), out),
-            }
+            write_ascii_escape(b, out);
             start = i + 1;
         } else {
             // Non-ASCII (or DEL) with ensure_ascii: one code point as \uXXXX or a surrogate pair.
             let c = text[i..].chars().next().unwrap_or('\u{fffd}');
-            let cp = u32::from(c);
-            if cp >= 0x10000 {
-                let v = cp - 0x10000;
-                write_u_escape(0xd800 | (v >> 10), out);
-                write_u_escape(0xdc00 | (v & 0x3ff), out);
-            } else {
-                write_u_escape(cp, out);
-            }
+            let mut buf = [0u8; 12];
+            let n = encode_code_point(u32::from(c), true, &mut buf);
+            out.extend_from_slice(&buf[..n]);
             start = i + c.len_utf8();
         }
     }

@@ -73,77 +73,99 @@ pub(crate) fn write_float_repr(value: f64, out: &mut Vec<u8>) {
 /// When the exact value lies exactly halfway between two shortest candidates, `CPython`'s repr
 /// picks the one whose last digit is even; the shortest-digits algorithm may pick the other (e.g.
 /// `73177653367606.625` → Python `…606.62`, Rust `…606.63`). Only odd last digits can differ.
+///
+/// A tie needs the exact decimal expansion of `value` to have exactly one digit more than the
+/// shortest repr, the last being 5: at most 18 significant digits, so the exact expansion is
+/// computed as an integer ([`exact_digits`]) instead of formatting 1,100 digits. Values whose
+/// shortest repr is their exact value (`12.5`, `0.25`, `3e20`) return after one multiplication.
 fn prefer_even_on_tie(value: f64, digits: &mut [u8], exp10: i32) {
     let n = digits.len();
     let last = digits[n - 1];
-    if (last - b'0') % 2 == 0 || !tie_possible(value) {
+    if (last - b'0') % 2 == 0 {
         return;
     }
-    // The exact decimal expansion of an f64 has at most 767 significant digits.
-    let exact = format!("{value:.1100e}");
-    let Some((mantissa, exp)) = exact.split_once('e') else {
+    let Some((exact, exact_exp)) = exact_digits(value) else {
         return;
     };
-    if exp.parse::<i32>().ok() != Some(exp10) {
+    // exact × 10^exact_exp, against the shortest D × 10^(exp10 − (n − 1)).
+    let exact_len = decimal_len(exact);
+    if exact_len != n + 1 || exact % 10 != 5 || exact_exp + 1 != exp10 - (n as i32 - 1) {
         return;
     }
-    let exact_digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let significant = exact_digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
-    let exact_digits = &exact_digits[..significant];
-    if exact_digits.len() != n + 1 || exact_digits[n] != b'5' || exact_digits[..n - 1] != digits[..n - 1] {
+    let shortest = digits.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+    let below = exact / 10;
+    if shortest != below && shortest != below + 1 {
         return;
     }
-    // Halfway between `…(d)` and `…(d±1)`: take the neighbour of `last` on the other side.
-    let other = if exact_digits[n - 1] == last {
-        if last == b'9' {
-            return;
-        }
-        last + 1
-    } else if exact_digits[n - 1] + 1 == last {
-        last - 1
-    } else {
+    let even = if below % 2 == 0 { below } else { below + 1 };
+    if even == shortest || decimal_len(even) != n {
         return;
-    };
-    let mut candidate = String::with_capacity(n + 8);
-    for (i, &d) in digits.iter().enumerate() {
-        candidate.push(char::from(if i == n - 1 { other } else { d }));
     }
-    candidate.push('e');
-    candidate.push_str(&(exp10 - (n as i32 - 1)).to_string());
+    // Only take the other candidate if it reads back as the same float (both are equally near).
+    let candidate = format!("{even}e{}", exact_exp + 1);
     if candidate.parse::<f64>().ok() == Some(value) {
-        digits[n - 1] = other;
+        let mut rest = even;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
     }
 }
 
-/// Cheap filter for [`prefer_even_on_tie`]: a tie needs the exact decimal expansion of `value` to
-/// have at most 18 significant digits (one more than the longest shortest repr). With
-/// `value = m × 2^e`, `m` odd: for `e < 0` the expansion is the integer `m × 5^-e` (last digit 5)
-/// scaled, so it has `⌊log10(m) + (-e)·log10 5⌋ + 1` digits; for `e ≥ 0` the value is an integer,
-/// and below 2^53 every integer is a float, so its shortest repr is exact and no tie exists.
-fn tie_possible(value: f64) -> bool {
+/// Number of decimal digits of `v` (1 for 0).
+fn decimal_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+/// `(m, e)` with `value` = m × 2^e and m odd, for a finite nonzero `value` (`None` for zero).
+fn odd_mantissa(value: f64) -> Option<(u64, i32)> {
     let bits = value.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1u64 << 52) - 1);
-    let (mut mantissa, mut exp2) = if biased == 0 {
+    let (mantissa, exp2) = if biased == 0 {
         (fraction, -1074)
     } else {
         (fraction | (1u64 << 52), biased - 1075)
     };
     if mantissa == 0 {
-        return false;
+        return None;
     }
     let zeros = mantissa.trailing_zeros();
-    mantissa >>= zeros;
-    exp2 += zeros as i32;
-    let mantissa_bits = 64 - mantissa.leading_zeros() as i32;
-    if exp2 >= 0 {
-        return mantissa_bits + exp2 > 53;
+    Some((mantissa >> zeros, exp2 + zeros as i32))
+}
+
+/// The exact decimal expansion of a finite positive `value` as `(D, e)` with value = D × 10^e and
+/// D not a multiple of 10, when D has at most 19 digits; `None` when it has more (then no
+/// shortest repr of at most 17 digits can be halfway between two candidates). With value =
+/// m × 2^k, m odd: for k < 0, D = m × 5^−k and e = k; for k ≥ 0, D = (m / 5^z) × 2^(k − z) and e = z,
+/// z being how many factors 10 the integer has.
+fn exact_digits(value: f64) -> Option<(u64, i32)> {
+    const LIMIT: u128 = 10_000_000_000_000_000_000;
+    let (mut mantissa, exp2) = odd_mantissa(value)?;
+    if exp2 < 0 {
+        // 5^28 > 10^19: more factors of 5 cannot fit.
+        let k = exp2.unsigned_abs();
+        if k > 27 {
+            return None;
+        }
+        let d = u128::from(mantissa) * 5u128.pow(k);
+        return (d < LIMIT).then_some((d as u64, exp2));
     }
-    // A lower bound of log10(m × 5^k) (m ≥ 2^(bits-1)); the digit count is ⌊log10⌋ + 1. The
-    // small margin absorbs rounding in this estimate: borderline values take the exact check.
-    let log5 = 1.0 - std::f64::consts::LOG10_2;
-    let log10_lower = f64::from(mantissa_bits - 1) * std::f64::consts::LOG10_2 + f64::from(-exp2) * log5;
-    log10_lower < 18.000_001
+    let mut z = 0;
+    while z < exp2 && mantissa % 5 == 0 {
+        mantissa /= 5;
+        z += 1;
+    }
+    let shift = (exp2 - z) as u32;
+    if shift >= 64 || u128::from(mantissa) << shift >= LIMIT {
+        return None;
+    }
+    Some(((mantissa << shift), z))
 }
 
 /// The shortest round-trip decimal digits of a finite, positive `value` (from `ryu`, which also
@@ -250,6 +272,107 @@ mod tests {
         for &(value, expected) in cases {
             assert_eq!(repr(value), expected, "repr of {value:e}");
         }
+    }
+
+    /// The previous tie check (exact digits by formatting 1,100 of them), kept as the reference.
+    fn prefer_even_on_tie_reference(value: f64, digits: &mut [u8], exp10: i32) {
+        let n = digits.len();
+        let last = digits[n - 1];
+        if (last - b'0') % 2 == 0 || !tie_possible(value) {
+            return;
+        }
+        // The exact decimal expansion of an f64 has at most 767 significant digits.
+        let exact = format!("{value:.1100e}");
+        let Some((mantissa, exp)) = exact.split_once('e') else {
+            return;
+        };
+        if exp.parse::<i32>().ok() != Some(exp10) {
+            return;
+        }
+        let exact_digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+        let significant = exact_digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+        let exact_digits = &exact_digits[..significant];
+        if exact_digits.len() != n + 1 || exact_digits[n] != b'5' || exact_digits[..n - 1] != digits[..n - 1] {
+            return;
+        }
+        // Halfway between `…(d)` and `…(d±1)`: take the neighbour of `last` on the other side.
+        let other = if exact_digits[n - 1] == last {
+            if last == b'9' {
+                return;
+            }
+            last + 1
+        } else if exact_digits[n - 1] + 1 == last {
+            last - 1
+        } else {
+            return;
+        };
+        let mut candidate = String::with_capacity(n + 8);
+        for (i, &d) in digits.iter().enumerate() {
+            candidate.push(char::from(if i == n - 1 { other } else { d }));
+        }
+        candidate.push('e');
+        candidate.push_str(&(exp10 - (n as i32 - 1)).to_string());
+        if candidate.parse::<f64>().ok() == Some(value) {
+            digits[n - 1] = other;
+        }
+    }
+
+    /// Cheap filter for [`prefer_even_on_tie`]: a tie needs the exact decimal expansion of `value` to
+    /// have at most 18 significant digits (one more than the longest shortest repr). With
+    /// `value = m × 2^e`, `m` odd: for `e < 0` the expansion is the integer `m × 5^-e` (last digit 5)
+    /// scaled, so it has `⌊log10(m) + (-e)·log10 5⌋ + 1` digits; for `e ≥ 0` the value is an integer,
+    /// and below 2^53 every integer is a float, so its shortest repr is exact and no tie exists.
+    fn tie_possible(value: f64) -> bool {
+        let Some((mantissa, exp2)) = super::odd_mantissa(value) else {
+            return false;
+        };
+        let mantissa_bits = 64 - mantissa.leading_zeros() as i32;
+        if exp2 >= 0 {
+            return mantissa_bits + exp2 > 53;
+        }
+        // A lower bound of log10(m × 5^k) (m ≥ 2^(bits-1)); the digit count is ⌊log10⌋ + 1. The
+        // small margin absorbs rounding in this estimate: borderline values take the exact check.
+        let log5 = 1.0 - std::f64::consts::LOG10_2;
+        let log10_lower = f64::from(mantissa_bits - 1) * std::f64::consts::LOG10_2 + f64::from(-exp2) * log5;
+        log10_lower < 18.000_001
+    }
+
+    /// Halfway candidates (x.5, x.25, x.125 … at every magnitude where ties occur, and random bit
+    /// patterns): the integer tie check agrees with the formatted reference.
+    #[test]
+    // Rounding the random integers to floats is the point: any float will do.
+    #[allow(clippy::cast_precision_loss)]
+    fn tie_check_matches_reference() {
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            let r = next();
+            let v = match i % 4 {
+                0 => f64::from_bits(r),
+                1 => (r >> (r % 50)) as f64 + [0.5, 0.25, 0.125, 0.375, 0.0625][(i % 5) as usize],
+                2 => ((r >> 11) as f64) * 2f64.powi((r % 40) as i32),
+                _ => ((r % 100_000_000) as f64) / [2.0, 4.0, 8.0, 1024.0, 3.0][(i % 5) as usize],
+            };
+            if !v.is_finite() || v == 0.0 {
+                continue;
+            }
+            let v = v.abs();
+            let mut digits = [0u8; 24];
+            let (n, exp10) = super::shortest_digits(v, &mut digits);
+            let mut fast = digits;
+            super::prefer_even_on_tie(v, &mut fast[..n], exp10);
+            let mut slow = digits;
+            prefer_even_on_tie_reference(v, &mut slow[..n], exp10);
+            assert_eq!(fast[..n], slow[..n], "{v:e}");
+            checked += 1;
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

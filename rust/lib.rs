@@ -12,6 +12,9 @@ mod diagnostics;
 mod environ;
 mod errors;
 mod event_loop;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 mod http;
 mod json_decode;
@@ -42,9 +45,22 @@ mod _fastric {
     #[pymodule_export]
     use crate::response_stream::stream_invocation_response;
     #[pymodule_export]
-    use crate::rie::rie_main;
-    #[pymodule_export]
     use crate::stdio::WriteThroughStream;
+
+    /// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) and returns its exit code.
+    ///
+    /// `python_executable` is the interpreter for the `python -m fastric HANDLER` fallback
+    /// (default: `sys.executable`). Serves until SIGTERM or SIGINT (see `crate::rie::run`). The
+    /// GIL is released while serving.
+    #[pyfunction]
+    #[pyo3(signature = (argv, python_executable=None))]
+    fn rie_main(py: Python<'_>, argv: Vec<String>, python_executable: Option<String>) -> PyResult<i32> {
+        let python = match python_executable {
+            Some(p) => p,
+            None => py.import("sys")?.getattr("executable")?.extract::<String>()?,
+        };
+        Ok(py.detach(move || crate::rie::run(&argv, &python)))
+    }
 
     /// `json_loads(data: bytes) -> Any`: decodes a JSON document with `simplejson.loads(bytes)`
     /// semantics (awslambdaric 4.2.2's event decoding). Invalid documents raise `ValueError`

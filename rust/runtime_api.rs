@@ -1,6 +1,6 @@
 //! The Lambda Runtime API client: one function per endpoint over one keep-alive HTTP/1.1
 //! connection (as awslambdaric's libcurl handle does, `awslambdaric-behaviour.md` 2.1), with the
-//! failure policy documented in `docs/RUNTIME-API-FAILURES.md`.
+//! failure policy documented in `docs/RELIABILITY.md`.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -140,11 +140,44 @@ impl Target {
 /// One attempt's failure, with what the retry policy needs to know.
 struct AttemptError {
     error: RuntimeError,
-    /// Request bytes may have reached the server (never replay a POST then).
+    /// Request bytes may have reached the server.
     maybe_sent: bool,
-    /// The attempt used a kept-alive connection and got no response byte: typically the peer
-    /// dropped it while the environment was frozen.
+    /// The attempt used a kept-alive connection and got no response byte (and, when the write
+    /// itself failed, wrote none): typically the peer dropped it while the environment was frozen.
+    /// The `/next` free-reconnect rule.
     stale_reuse: bool,
+    /// The attempt used a kept-alive connection and failed (reset, EOF, EPIPE) before any byte of
+    /// an answer arrived, whatever was written. The POST re-send rule ([`post_may_be_resent`]).
+    dead_reuse: bool,
+}
+
+/// How a POST's body is sent: whole from a buffer (can be written again) or streamed (cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PostBody {
+    /// The whole body is in memory: `/response`, `/error`, `/init/error`, `/restore/error`.
+    Buffered,
+    /// The body is produced while it is sent (response streaming): never re-sent. Today's streamed
+    /// path (`begin_streamed_response`) hands the connection out and never reaches the decision;
+    /// a streamed caller that does must pass this.
+    #[allow(dead_code)]
+    Streamed,
+}
+
+/// The one place that decides whether a failed POST is written again (docs/RELIABILITY.md, POST
+/// section). Yes only for a buffered body, only once per call, and only when the failed attempt
+/// used a reused keep-alive connection and no byte of an answer arrived (reset, EOF, EPIPE): the
+/// server then either never read the request (it had closed the idle connection) or read it and
+/// dropped the connection unanswered. The Runtime API accepts one result per request id and
+/// refuses a second (400/403/410), so a re-send cannot deliver two results. Never after an answer
+/// byte (the server answered: what it said stands) and never after a failure on a fresh connection.
+fn post_may_be_resent(failure: &AttemptError, body: PostBody, resent_already: bool) -> bool {
+    body == PostBody::Buffered && !resent_already && failure.dead_reuse
+}
+
+/// Statuses that answer a re-sent POST when the first copy was delivered after all: the Runtime
+/// API's refusals of a second result for one request id (`runtime-api-and-emulator.md` §1.4).
+fn already_delivered(status: u16) -> bool {
+    matches!(status, 400 | 403 | 410)
 }
 
 /// The Runtime API client. Not thread-safe by itself (`&mut self`); the pyclass wraps it in a Mutex.
@@ -345,6 +378,7 @@ impl RuntimeApi {
             error,
             maybe_sent: false,
             stale_reuse: false,
+            dead_reuse: false,
         };
         if self.conn.as_mut().is_some_and(|conn| conn.is_stale(resendable)) {
             self.conn = None;
@@ -368,6 +402,7 @@ impl RuntimeApi {
                 error: RuntimeError::Transport(err.error),
                 maybe_sent: err.wrote_any,
                 stale_reuse: reused && !err.wrote_any,
+                dead_reuse: reused,
             });
         }
         match conn.read_response(on_idle) {
@@ -380,10 +415,12 @@ impl RuntimeApi {
             Err(error) => {
                 let got_bytes = conn.received_any();
                 self.conn = None;
+                let interrupted = matches!(error, RuntimeError::Interrupted);
                 Err(AttemptError {
                     error,
                     maybe_sent: true,
                     stale_reuse: reused && !got_bytes,
+                    dead_reuse: reused && !got_bytes && !interrupted,
                 })
             }
         }
@@ -475,8 +512,11 @@ impl RuntimeApi {
         }
     }
 
-    /// POST: retried only while no request byte can have reached the server (connect failures,
-    /// a connection found dead before writing). Non-2xx → `Protocol`.
+    /// POST: retried with back-off while no request byte can have reached the server (connect
+    /// failures); re-sent at once, once, on a fresh connection when a reused keep-alive connection
+    /// failed before any answer byte ([`post_may_be_resent`]). Non-2xx → `Protocol`, except that
+    /// 400/403/410 answering a re-send of a POST whose first copy may have arrived mean "already
+    /// delivered": one INFO line and `Ok`.
     fn post(
         &mut self,
         what: &'static str,
@@ -501,14 +541,38 @@ impl RuntimeApi {
         };
         let attempts = self.retry_delays.len() as u32 + 1;
         let mut attempt = 1;
+        // Set once the POST was re-sent after a dead reused connection: whether the first copy
+        // may have reached the server.
+        let mut resent: Option<bool> = None;
         loop {
             match self.attempt(body, false, &mut || true) {
                 Ok(response) if (200..300).contains(&response.status) => return Ok(()),
+                Ok(response) if resent == Some(true) && already_delivered(response.status) => {
+                    diagnostics::log(
+                        Level::Info,
+                        &format!(
+                            "{what}: the re-sent request was refused with HTTP {}: the first copy had arrived",
+                            response.status
+                        ),
+                    );
+                    return Ok(());
+                }
                 Ok(response) => {
                     return Err(RuntimeError::Protocol {
                         status: response.status,
                         body: response.body,
                     })
+                }
+                Err(failure) if post_may_be_resent(&failure, PostBody::Buffered, resent.is_some()) => {
+                    resent = Some(failure.maybe_sent);
+                    diagnostics::log(
+                        Level::Info,
+                        &format!(
+                            "{what}: kept-alive connection was dropped before an answer ({}); \
+                             sending again on a new connection",
+                            failure.error
+                        ),
+                    );
                 }
                 Err(failure) if failure.maybe_sent => return Err(failure.error),
                 Err(failure) => {
@@ -596,7 +660,7 @@ fn now_ms() -> i64 {
 
 /// Builds an [`Invocation`] from a 2xx `/next` response. Missing or empty request id →
 /// `BadResponse` (retried like a garbage answer).
-fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, RuntimeError> {
+pub(crate) fn parse_invocation(response: Response, now_ms: i64) -> Result<Invocation, RuntimeError> {
     // Header values are ASCII in practice: take the validating fast path, lossy only when needed.
     let text = |name: &str| {
         response.header(name).map(|v| match std::str::from_utf8(v) {
@@ -1364,26 +1428,98 @@ Lambda-Runtime-Invocation-Id: i\x00d\r\nContent-Length: 2\r\n\r\n{}"
         assert!(matches!(&results[3], RuntimeError::Protocol { body, .. } if body == b"too large"));
     }
 
+    fn post_heads(seen: &[Seen]) -> Vec<(usize, &str)> {
+        seen.iter()
+            .filter(|s| s.head.starts_with("POST"))
+            .map(|s| (s.conn, s.head.split(' ').nth(1).unwrap_or_default()))
+            .collect()
+    }
+
     #[test]
-    fn post_is_never_replayed_once_written() {
-        // The server reads the POST and drops the connection without answering.
-        let fake = Fake::start(vec![ok_next("r", "{}"), Reply::Close, ok_next("r2", "{}")]);
+    fn post_dropped_on_a_reused_connection_is_resent_once_on_a_fresh_one() {
+        // The server reads the POST on the kept-alive connection and drops it without answering.
+        let fake = Fake::start(vec![ok_next("r", "{}"), Reply::Close, accepted(), ok_next("r2", "{}")]);
+        let mut api = client(&fake);
+        api.set_retry_delays(vec![]); // the re-send must not depend on the retry budget
+        api.next_invocation(&mut no_idle()).unwrap();
+        api.post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
+            .unwrap();
+        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
+        drop(api);
+        let seen = fake.finish();
+        let path = "/2018-06-01/runtime/invocation/r/response";
+        assert_eq!(post_heads(&seen), [(0, path), (1, path)]);
+        assert_eq!(seen[1].body, seen[2].body, "the same bytes are sent again");
+    }
+
+    #[test]
+    fn post_is_resent_at_most_once() {
+        // Dropped on the reused connection, then dropped again on the fresh one: not sent a third time.
+        let fake = Fake::start(vec![
+            ok_next("r", "{}"),
+            Reply::Close,
+            Reply::Close,
+            ok_next("r2", "{}"),
+        ]);
         let mut api = client(&fake);
         api.next_invocation(&mut no_idle()).unwrap();
-        let err = api
-            .post_invocation_response("r", None, "application/json", b"{\"x\": 1}")
-            .unwrap_err();
+        let err = api.post_invocation_error("r", None, b"{}", None).unwrap_err();
         assert!(
             matches!(&err, RuntimeError::Transport(e) if e.kind() == std::io::ErrorKind::UnexpectedEof),
             "{err:?}"
         );
         assert!(!err.is_fatal());
-        // The loop carries on: /next reconnects.
         assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
         drop(api);
-        let seen = fake.finish();
-        let posts = seen.iter().filter(|s| s.head.starts_with("POST")).count();
-        assert_eq!(posts, 1);
+        assert_eq!(post_heads(&fake.finish()).len(), 2);
+    }
+
+    #[test]
+    fn post_dropped_on_a_fresh_connection_is_not_resent() {
+        let fake = Fake::start(vec![Reply::Close, ok_next("r2", "{}")]);
+        let mut api = client(&fake);
+        let err = api.post_init_error("Runtime.X", b"{}").unwrap_err();
+        assert!(matches!(&err, RuntimeError::Transport(_)), "{err:?}");
+        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
+        drop(api);
+        assert_eq!(post_heads(&fake.finish()).len(), 1);
+    }
+
+    #[test]
+    fn post_is_not_resent_once_an_answer_byte_arrived() {
+        let fake = Fake::start(vec![
+            ok_next("r", "{}"),
+            Reply::SendClose(b"HTTP/1.1 202 Acc".to_vec()),
+            ok_next("r2", "{}"),
+        ]);
+        let mut api = client(&fake);
+        api.next_invocation(&mut no_idle()).unwrap();
+        let err = api.post_restore_error("Runtime.X", b"{}").unwrap_err();
+        assert!(!err.is_fatal(), "{err:?}");
+        assert_eq!(api.next_invocation(&mut no_idle()).unwrap().request_id, "r2");
+        drop(api);
+        assert_eq!(post_heads(&fake.finish()).len(), 1);
+    }
+
+    #[test]
+    fn refusal_of_a_resent_post_means_already_delivered() {
+        // 400/403/410 to the re-send: the first copy had arrived; Ok. Another status stands.
+        for (code, delivered) in [(400, true), (403, true), (410, true), (413, false), (404, false)] {
+            let fake = Fake::start(vec![ok_next("r", "{}"), Reply::Close, status(code, "no")]);
+            let mut api = client(&fake);
+            api.next_invocation(&mut no_idle()).unwrap();
+            let result = api.post_invocation_response("r", None, "application/json", b"{}");
+            drop(api);
+            assert_eq!(post_heads(&fake.finish()).len(), 2);
+            if delivered {
+                result.unwrap();
+            } else {
+                assert!(
+                    matches!(&result, Err(RuntimeError::Protocol { status, .. }) if *status == code),
+                    "{result:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 #                             so one layer serves every Python version that a wheel was built for
 #   python/snapshot_restore_py.py, python/*.dist-info
 # /opt/python is on sys.path in Lambda's managed Python runtimes; bootstrap and the wrapper also put
-# it on PYTHONPATH. Console scripts (fastric-rie) are left out: the emulator is not used on Lambda.
+# it on PYTHONPATH. The wheel's scripts (the native fastric-rie) are left out: the emulator is not used on Lambda.
 # Needs python3 with pip (for the pure-Python dependency snapshot-restore-py, from PyPI or a pip cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ for wheel in "${wheels[@]}"; do
     "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$wheel" "$stage/python"
 done
 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile --target "$stage/python" snapshot-restore-py==1.0.0
-rm -rf "$stage/python/bin"
+rm -rf "$stage/python/bin" "$stage/python"/fastric-*.data  # the native fastric-rie is for local runs only
 install -m 755 bootstrap/bootstrap bootstrap/fastric-exec-wrapper "$stage/"
 # Deterministic zip: sorted entries, fixed timestamps, unix modes kept (Lambda honours them).
 "$PY" - "$stage" "$out" <<'PY'

@@ -15,6 +15,7 @@
 #   --all-pythons   every CPython 3.10-3.14 found on PATH or under ~/.pyenv/versions (x86_64 only).
 #   PYTHON...       interpreters to build for (default: $PYTHON, else python3).
 # One wheel per Python version (cp310 ... cp314), not abi3: docs/DEPLOY.md has the measurement.
+# Each wheel also carries the native `fastric-rie` executable (cargo-zigbuild, same glibc floor).
 # Needs maturin, ziglang and auditwheel on PATH / importable (the .venv from `make install`).
 # Exit status: maturin's, or 1 when a wheel fails `auditwheel show`.
 set -euo pipefail
@@ -48,6 +49,9 @@ x86_64)
     args=()
     for p in "${pythons[@]}"; do args+=(-i "$p"); done
     maturin build --release --strip --locked --compatibility manylinux2014 --zig "${args[@]}" --out "$out"
+    CARGO_PROFILE_RELEASE_STRIP=symbols cargo zigbuild --release --locked -p fastric-rie \
+        --target x86_64-unknown-linux-gnu.2.17
+    rie_bin=target/x86_64-unknown-linux-gnu/release/fastric-rie
     pattern='*manylinux*x86_64.whl'
     ;;
 aarch64)
@@ -63,6 +67,9 @@ aarch64)
     PYO3_CROSS_LIB_DIR="$sysroot/usr/lib/python3.11" \
         maturin build --release --strip --locked --compatibility manylinux2014 \
         --zig --target aarch64-unknown-linux-gnu -i python3.11 --out "$out"
+    RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=target/arm64-cross CARGO_PROFILE_RELEASE_STRIP=symbols \
+        cargo zigbuild --release --locked -p fastric-rie --target aarch64-unknown-linux-gnu.2.17
+    rie_bin=target/arm64-cross/aarch64-unknown-linux-gnu/release/fastric-rie
     pattern='*manylinux*aarch64.whl'
     ;;
 *) echo "build-wheels.sh: unknown --arch $arch" >&2; exit 2 ;;
@@ -70,6 +77,9 @@ esac
 
 status=0
 for wheel in $(find "$out" -maxdepth 1 -name "$pattern" -newermt "@$started"); do
+    # The native fastric-rie (rust/rie_bin: no interpreter, no libpython; zig-linked for glibc 2.17 as
+    # the extension is) goes in as a data script, installed next to the interpreter.
+    python3 scripts/add-wheel-script.py "$wheel" "$rie_bin"
     auditwheel show "$wheel" || status=1
     ls -l "$wheel"
 done

@@ -25,6 +25,11 @@ from support.output import OutputLines
 ROOT = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"\[fastric-rie\] listening: invoke=http://([0-9.]+):(\d+)(/\S+) runtime-api=(\S+)")
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+#: podman reads the repository's containers.conf (runc as the runtime, no default ulimits): through
+#: CONTAINERS_CONF in podman 4.3 (Debian 12), CONTAINERS_CONF_OVERRIDE in later versions.
+PODMAN_ENV = {
+    name: str(ROOT / "docker/containers.conf") for name in ("CONTAINERS_CONF", "CONTAINERS_CONF_OVERRIDE")
+}
 SOURCES = ("Cargo.toml", "Cargo.lock", "pyproject.toml", "rust", "python/fastric")
 
 
@@ -36,7 +41,8 @@ def base_python() -> str:
     return str(candidate if candidate.exists() else base)
 
 
-def _newest_source_mtime() -> float:
+def newest_source_mtime() -> float:
+    """The newest modification time (epoch seconds) of the files a wheel or sdist is built from."""
     newest = 0.0
     for name in SOURCES:
         path = ROOT / name
@@ -47,23 +53,24 @@ def _newest_source_mtime() -> float:
     return newest
 
 
-def built_wheel(arch: str | None = None) -> Path:
-    """The manylinux wheel for this interpreter in ``$FASTRIC_WHEEL_DIR`` (default ``dist/``).
+def built_wheel(arch: str | None = None, tag: str | None = None) -> Path:
+    """The manylinux wheel for this interpreter (or CPython ``tag``, e.g. ``cp314``) in
+    ``$FASTRIC_WHEEL_DIR`` (default ``dist/``).
 
     Skips the test when there is none, or when it is older than a source file (not built in this run).
     """
     arch = arch or os.uname().machine
-    tag = "cp%d%d" % sys.version_info[:2]
+    tag = tag or "cp%d%d" % sys.version_info[:2]
     wheel_dir = Path(os.environ.get("FASTRIC_WHEEL_DIR", ROOT / "dist"))
     wheels = sorted(
         wheel_dir.glob(f"fastric-*-{tag}-{tag}-manylinux*_{arch}.whl"), key=lambda p: p.stat().st_mtime
     )
     if not wheels:
         pytest.skip(
-            f"no {tag} {arch} wheel in {wheel_dir}: run `make wheel` first (it is not built by `make install`)"
+            f"no {tag} {arch} wheel in {wheel_dir}: run `make wheel` first (`make test-wheels` for every version)"
         )
     wheel = wheels[-1]
-    if wheel.stat().st_mtime < _newest_source_mtime():
+    if wheel.stat().st_mtime < newest_source_mtime():
         pytest.skip(f"{wheel.name} is older than the sources (not built in this run): run `make wheel`")
     return wheel
 

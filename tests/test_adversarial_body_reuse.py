@@ -21,7 +21,7 @@ def test_shorter_events_after_longer_ones_arrive_exactly():
         Fault("next", nth=4, action="reset_mid_body"),
         # A keep-alive connection closed after a 202 (the next /next reconnects). Not after a /next
         # answer: a response posted into a connection the server then closes unread is lost by
-        # design (a POST is never resent; docs/RUNTIME-API-FAILURES.md), which would make this racy.
+        # design (a POST is never resent; docs/RELIABILITY.md), which would make this racy.
         Fault("post", nth=5, action="close_after"),
         Fault("next", nth=9, action="drip", drip_chunk=1, drip_delay_s=0.0),
         Fault("post", nth=10, action="close_after"),

@@ -13,8 +13,13 @@ from support.runtime_api_fake import Invocation
 TRACE = "Root=1-5e1b4151-000000000000000000000001"
 
 
-def _seen(client: str, script: list[tuple[list, str | None]], env: dict | None = None) -> list[dict]:
-    invocations = [Invocation(body=json.dumps({"do": do}).encode(), trace_id=trace) for do, trace in script]
+def _seen(
+    client: str, script: list[tuple[list, str | None]], env: dict | None = None, child: bool = False
+) -> list[dict]:
+    invocations = [
+        Invocation(body=json.dumps({"do": do, "child": child}).encode(), trace_id=trace)
+        for do, trace in script
+    ]
     result = run_client(client, "env_actions.handler", invocations, cwd=HANDLERS_DIR, env=env)
     posts = result.posts
     assert [p.endpoint for p in posts] == ["response"] * len(script), result.describe()
@@ -82,3 +87,36 @@ def test_environment_changes_by_handler(do, next_trace):
 @pytest.mark.parametrize("odd", ["Root=é", "", "a=b=c", " spaced ", "x" * 5000])
 def test_odd_trace_ids(odd):
     _compare([([], TRACE), ([], odd), ([], None), ([], odd)])
+
+
+def test_child_process_and_libc_getenv_see_the_current_trace_id():
+    """rust/environ.rs installs the variable with ``putenv`` from its own buffers: libc ``getenv`` and a
+    child process started without ``env=`` see each invocation's value, and none once it is removed."""
+    traces = [f"Root=1-5e1b4151-{i:024x};Sampled=1" for i in range(3)]
+    script = [
+        ([], traces[0]),
+        ([], traces[1]),
+        ([], None),
+        ([], traces[2]),
+        ([["set", "_X_AMZN_TRACE_ID", "mine"]], None),
+    ]
+    fast = _seen("fastric", script, child=True)
+    assert fast == _seen("awslambdaric", script, child=True)
+    assert [s["c"][0] for s in fast] == [traces[0], traces[1], None, traces[2], None]
+    assert [s["child"] for s in fast] == [repr(traces[0]), repr(traces[1]), "None", repr(traces[2]), "None"]
+    assert [s["environ"][0] for s in fast] == [s["c"][0] for s in fast]
+
+
+def test_getenv_in_another_thread_reads_only_whole_values():
+    """A thread reading ``_X_AMZN_TRACE_ID`` with libc ``getenv`` (GIL released) while 2,000
+    invocations each install a new value, of lengths 60 to 360 bytes (so the buffers behind the
+    entry grow): every value it reads is one that was set, whole (the buffers are rewritten only
+    after 8 newer values and never freed)."""
+    invocations = [
+        Invocation(body=b"{}", trace_id=f"Root=1-{i:08x}-{i:024x};Pad={'x' * (i % 300)}") for i in range(2000)
+    ]
+    result = run_client("fastric", "trace_reader.handler", invocations, cwd=HANDLERS_DIR)
+    last = json.loads(result.posts[-1].body)
+    assert len(result.posts) == 2000, result.describe()
+    assert last["bad"] == [], last
+    assert last["values"] > 0 and last["reads"] > last["values"]

@@ -133,10 +133,56 @@ def test_malformed_invoke_requests_get_the_service_errors(fastric_rie) -> None:
         "1 validation error detected: Value 'Sometimes' at 'invocationType' failed to satisfy constraint: "
         "Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
     )
-    for bad in ("%%%", "a", base64.b64encode(b'{"a": "line\nbreak"}').decode()):
+    rule = "Client context must be a valid Base64-encoded JSON object."
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    for bad, message in (
+        ("%%%", rule),
+        ("a", rule),
+        (
+            b64(b'{"a": "line\nbreak"}'),
+            f"{rule} The decoded client context is not JSON: unescaped control "
+            "character 0x0a in a string at offset 11.",
+        ),
+        (
+            b64(b"not json"),
+            f"{rule} The decoded client context is not JSON: unexpected 'n' at offset 0, "
+            "expected a JSON value.",
+        ),
+        (b64(b'["custom"]'), f"{rule} The decoded client context is an array, not an object."),
+        (b64(b'"s"'), f"{rule} The decoded client context is a string, not an object."),
+        # The encoded length counts: 3,584 characters of valid base64 of a JSON object are one too many.
+        (
+            b64(b'{"c":"' + b"x" * 2679 + b'"}'),
+            "Client context must be at most 3583 bytes of Base64-encoded data; got 3584 bytes.",
+        ),
+    ):
         r = invoke(rie, {}, headers={"X-Amz-Client-Context": bad})
         assert (r.status_code, r.headers["x-amzn-errortype"]) == (400, "InvalidRequestContentException"), bad
-        assert r.content == user_error("Client context must be a valid Base64-encoded JSON object.")
+        assert r.headers["content-type"] == "application/json"
+        assert UUID4.match(r.headers["x-amzn-requestid"])
+        assert r.content == user_error(message)
+    # 3,583 characters (the limit) pass: the same object without its padding (padding is optional).
+    limit = b64(b'{"c":"' + b"x" * 2679 + b'"}').rstrip("=")
+    assert len(limit) == 3583
+    ok = invoke(rie, {"ok": 1}, headers={"X-Amz-Client-Context": limit})
+    assert (ok.status_code, ok.content) == (200, b'{"ok": 1}'), ok.content
+
+    # A body that is not JSON never reaches the function.
+    for body, detail in (
+        (b"not json", "unexpected 'n' at offset 0, expected a JSON value"),
+        (b'{"a": 1,}', "unexpected '}' at offset 8, expected a string key"),
+        (b"{} {}", "unexpected '{' at offset 3, expected the end of input after the JSON value"),
+        (b'"\xff"', "invalid UTF-8 in a string at offset 1"),
+        (b"   ", "unexpected end of input at offset 3, expected a JSON value"),
+    ):
+        for kind in ("RequestResponse", "Event", "DryRun"):
+            r = invoke(rie, content=body, headers={"X-Amz-Invocation-Type": kind})
+            assert r.status_code == 400, (body, kind)
+            assert r.headers["x-amzn-errortype"] == "InvalidRequestContentException"
+            assert UUID4.match(r.headers["x-amzn-requestid"])
+            assert r.content == user_error(
+                f"Could not parse request body into json: Could not parse payload into json: {detail}"
+            )
 
     r = invoke(rie, content=b"x" * (6 * 1024 * 1024 + 1))
     assert (r.status_code, r.headers["x-amzn-errortype"]) == (413, "RequestEntityTooLargeException")
@@ -148,13 +194,23 @@ def test_malformed_invoke_requests_get_the_service_errors(fastric_rie) -> None:
     assert r.content == user_error(
         "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)"
     )
+    for r in (
+        invoke(rie, content=b"x" * (6 * 1024 * 1024 + 1)),
+        invoke(rie, content=b"x" * (1024 * 1024 + 1), headers={"X-Amz-Invocation-Type": "Event"}),
+    ):
+        assert UUID4.match(r.headers["x-amzn-requestid"])
     r = invoke(rie, {}, headers={"X-Amz-Invocation-Type": "DryRun"})
     assert (r.status_code, r.content) == (204, b"")
+    assert UUID4.match(r.headers["x-amzn-requestid"])
+    assert "x-amzn-errortype" not in r.headers
 
-    # None of that started the runtime or disturbed the emulator.
+    # None of that reached the runtime or disturbed the emulator: two invocations in all.
     r = invoke(rie, {"hello": "world"})
     assert (r.status_code, r.content) == (200, b'{"hello": "world"}')
-    assert len(rie.wait_stdout(r"^START RequestId: ")) == 1
+    assert len(rie.wait_stdout(r"^REPORT RequestId: ", 2)) == 2
+    assert [line for line in rie.stdout if line.startswith("START ")] == [
+        f"START RequestId: {x.headers['x-amzn-requestid']} Version: $LATEST\n" for x in (ok, r)
+    ]
 
 
 def _raw(rie, data: bytes, *, close_write: bool = True, read: bool = True) -> bytes:
@@ -407,3 +463,32 @@ def test_running_out_of_file_descriptors_does_not_spin(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
         proc.stderr.close()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_oversized_heads_get_a_clear_4xx_and_memory_stays_bounded(fastric_rie) -> None:
+    """A request head over hyper's limits (one 1 MiB header; 200 header lines) gets 431 and the
+    connection closed; 6 MiB bodies over the limit, sent again and again, are drained, not kept."""
+    rie = fastric_rie()
+    path = "/2015-03-31/functions/function/invocations"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode()
+    big = _raw(rie, head + b"X-Big: " + b"a" * (1 << 20) + b"\r\nContent-Length: 2\r\n\r\n{}")
+    assert big.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), big[:80]
+    many = b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+    answer = _raw(rie, head + many + b"Content-Length: 2\r\n\r\n{}")
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:80]
+    assert invoke(rie, {"warm": 1}).status_code == 200
+    before = _rss_kb(rie.proc.pid)
+    for _ in range(8):
+        r = invoke(rie, content=b"x" * (6 * 1024 * 1024 + 1))
+        assert r.status_code == 413
+    # Each refused body is dropped as it streams in: the emulator does not grow by 8 × 6 MiB.
+    assert _rss_kb(rie.proc.pid) - before < 16 * 1024
+    r = invoke(rie, {"still": "serving"})
+    assert (r.status_code, r.content) == (200, b'{"still": "serving"}')

@@ -56,6 +56,7 @@ def test_report_has_every_table(quick_run):
         "## 3. Payloads (round trip per invocation)",
         "## 4. Logging (100 lines per invocation)",
         "## 5. Memory",
+        "## 7. JSON codec, kind by kind (in process)",
         "## Method",
         "## Per-invoke with Sentry's AwsLambdaIntegration",
     ):
@@ -81,12 +82,22 @@ def test_results_json_is_complete(quick_run):
         "memory",
         "emulator",
         "sentry_invoke",
+        "emulators",
         "streaming",
+        "codec",
     }
     sentry = figs["sentry_invoke"]["rows"]
     assert sentry["awslambdaric+sentry"]["rtt_us"]["n"] == figs["sentry_invoke"]["invocations"]
     assert sentry["fastric+sentry"]["failed"] is None or isinstance(sentry["fastric+sentry"]["failed"], str)
-    assert set(figs["payloads"]) == {"1KB", "100KB", "1MB", "5MB", "5MB-response"}
+    sys.path.insert(0, str(ROOT / "benches"))
+    import payloads
+
+    realistic = set(payloads.realistic_counts(1, 1))
+    assert set(figs["payloads"]) == {"1KB", "100KB", "1MB", "5MB", "5MB-response"} | realistic
+    # the codec matrix gave awslambdaric's bytes for every kind, in both modes
+    for row in figs["codec"]["kinds"]:
+        for mode, cell in row["modes"].items():
+            assert cell.get("identical", True), (row["name"], mode)
     assert len(figs["logging"]) == 8
     names = [p["name"] for p in res["participants"]]
     assert names == ["fastric", "awslambdaric", "awslambdaric-thread", "c-floor"]

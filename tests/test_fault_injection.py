@@ -6,7 +6,8 @@ awslambdaric crashes or segfaults on most of these (awslambdaric-behaviour.md se
   connection, with bounded backoff, then exit 1 with one clear ``[fastric] `` log line;
 - exit promptly (non-zero) on a 500 from any endpoint;
 - log and carry on after 400 / 403 / 410 / 413 on a post;
-- never replay a POST whose bytes reached the server (the fake sees exactly one copy);
+- re-send a result POST once, on a fresh connection, when a reused connection died before any
+  answer byte; never more than once;
 - treat a ``/next`` without Content-Type as JSON; survive invalid UTF-8 in a header value;
 - read a relative deadline (``600000``) as now + 600 s;
 - run a user SIGTERM handler while waiting on ``/next``; without one, die of SIGTERM.
@@ -91,9 +92,8 @@ def test_stale_keep_alive_connection_is_replaced(endpoint: str) -> None:
     """The server closes the keep-alive connection after answering; the next request must reconnect.
 
     The handler takes 0.3 s so that the server's close has reached the client before it posts: a
-    close racing the POST itself cannot be told apart from a server that read the POST and then
-    dropped the connection, and such a POST is never resent
-    (test_post_that_reached_the_server_is_not_replayed)."""
+    close racing the POST itself makes fastric re-send it once
+    (test_post_reset_on_a_reused_connection_is_resent_once), which this test is not about."""
     result = run("faults.slow_echo", two_echo(), [Fault(endpoint, action="close_after", count=2)])
     assert_two_echoed(result)
     assert posts_per_request_id(result) == Counter({request_id(1): 1, request_id(2): 1})
@@ -165,7 +165,7 @@ def test_500_on_init_error_exits() -> None:
     assert result.by_endpoint("next") == []
 
 
-# -- 4xx on a post: log and carry on, never replay ---------------------------------------------------
+# -- 4xx on a post: log and carry on, never resend ---------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [400, 403, 410, 413])
@@ -191,14 +191,20 @@ def test_response_over_size_limit_gets_413_and_loop_continues() -> None:
 
 
 @pytest.mark.parametrize("action", ["reset", "reset_mid_body"])
-def test_post_that_reached_the_server_is_not_replayed(action: str) -> None:
+def test_post_reset_on_a_reused_connection_is_resent_once(action: str) -> None:
+    """The server resets the kept-alive connection after reading all (or half) of the first result
+    POST, with no answer byte: the POST is re-sent once, on a fresh connection, and delivered."""
     body = json.dumps({"i": 1, "pad": "p" * 20000}).encode()
     result = run(
         "faults.echo",
         [Invocation(body=body), Invocation(body=b'{"i": 2}')],
         [Fault("response", action=action)],
     )
-    assert posts_per_request_id(result)[request_id(1)] == 1, result.describe()
+    first = [p for p in result.posts if p.request_id == request_id(1)]
+    assert [(p.status, p.complete) for p in first] == [(None, action == "reset"), (202, True)], (
+        result.describe()
+    )
+    assert first[0].conn != first[1].conn and first[1].body == body
     assert result.alive_at_end, result.describe()
     last = result.posts[-1]
     assert (last.request_id, last.body, last.status) == (request_id(2), b'{"i": 2}', 202)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from conftest import REF_PYTHON
-from fastric import log
+from fastric import _fastric, log
 
 needs_ref = pytest.mark.skipif(REF_PYTHON is None, reason="reference awslambdaric venv not present")
 
@@ -229,6 +229,9 @@ def test_create_log_sink_consumes_env(monkeypatch):
     sink = log.create_log_sink()
     assert isinstance(sink, log.FramedTelemetryLogSink) and sink.fd == w
     assert "_LAMBDA_TELEMETRY_LOG_FD" not in os.environ
+    # The native diagnostics now point at w too: detach them before w's number can be reused (a
+    # later test's socket would receive them).
+    _fastric.set_diagnostic_fd(None)
     os.close(w)
     monkeypatch.setattr(log, "_diagnostic_sink", None)
     assert isinstance(log.create_log_sink(), log.StandardLogSink)

@@ -55,3 +55,29 @@ def test_workflow_matrix() -> None:
     upload = next(s for s in bench["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
     assert "docs/BENCHMARKS.md" in upload["with"]["path"]
     assert "png" in upload["with"]["path"]
+
+
+def test_publish_job_is_tag_gated_after_the_wheel_tests() -> None:
+    """Trusted publishing only for a v* tag, after every wheel job (each runs the suite) and the sdist."""
+    jobs = _load()["jobs"]
+    publish = jobs["publish"]
+    assert publish["if"] == "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')"
+    assert {"wheels", "sdist"} <= set(publish["needs"])
+    assert publish["permissions"] == {"id-token": "write"}  # OIDC, no stored token
+    assert publish["environment"] == "pypi"
+    steps = publish["steps"]
+    assert steps[-1]["uses"] == "pypa/gh-action-pypi-publish@release/v1"
+    runs = [step.get("run", "") for step in steps]
+    twine_pin = next(
+        line
+        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if line.startswith("twine==")
+    )
+    assert any(twine_pin in r and "twine check --strict dist/*" in r for r in runs)
+    assert any("rm -f dist/*.zip" in r for r in runs)  # layer zips are not uploaded as packages
+    assert not any(
+        k != "publish" and "id-token" in str(job.get("permissions", {})) for k, job in jobs.items()
+    )
+    sdist_runs = [step.get("run", "") for step in jobs["sdist"]["steps"]]
+    assert any("maturin sdist" in r for r in sdist_runs)
+    assert any("pip install dist/fastric-*.tar.gz" in r for r in sdist_runs)

@@ -90,8 +90,13 @@ def _instructions() -> list[tuple[str, str]]:
 def test_dockerfile_structure() -> None:
     instructions = _instructions()
     froms = [arg for op, arg in instructions if op == "FROM"]
-    assert froms[-1] == "public.ecr.aws/lambda/python:${PYTHON_VERSION}"
-    assert len(froms) == 3  # rust toolchain, wheel build, Lambda image
+    # rust toolchain, wheel build, the wheels (replaceable by --build-context wheels=DIR), Lambda image
+    assert froms == ["${RUST_IMAGE} AS rust", "${BUILD_IMAGE} AS build", "scratch AS wheels", "${BASE_IMAGE}"]
+    # the base images are build arguments whose defaults are AWS's Lambda image and the build images
+    args = dict(arg.split("=", 1) for op, arg in instructions if op == "ARG" and "=" in arg)
+    assert args["BASE_IMAGE"] == "public.ecr.aws/lambda/python:${PYTHON_VERSION}"
+    assert args["BUILD_IMAGE"] == "public.ecr.aws/docker/library/python:${PYTHON_VERSION}-slim-bookworm"
+    assert args["RUST_IMAGE"] == "public.ecr.aws/docker/library/rust:${RUST_VERSION}-slim-bookworm"
     final = instructions[[i for i, (op, _) in enumerate(instructions) if op == "FROM"][-1] :]
     assert ("ENTRYPOINT", '["/fastric-entry.sh"]') in final
     assert ("CMD", '["app.handler"]') in final

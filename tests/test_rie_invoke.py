@@ -51,6 +51,16 @@ def handler(event, context):
             "group": context.log_group_name,
             "remaining_ok": 0 < context.get_remaining_time_in_millis() <= 300000,
         }
+    elif action == "print":
+        print(event["text"])
+        sys.stderr.write(event.get("err", ""))
+        sys.stderr.flush()
+    elif action == "barrier":
+        with open(os.path.join(event["dir"], context.aws_request_id), "w") as f:
+            f.write(str(os.getpid()))
+        deadline = time.time() + 60
+        while not os.path.exists(os.path.join(event["dir"], "go")) and time.time() < deadline:
+            time.sleep(0.01)
     elif action == "touch":
         with open(event["path"], "w") as f:
             f.write(context.aws_request_id)
@@ -78,6 +88,14 @@ def start(rie_factory, runtime, app_dir, *opts, env=None):  # noqa: F811
 def post(rie, payload, headers=None, timeout=30):
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return httpx.post(rie.invoke_url, content=data, headers=headers or {}, timeout=timeout)
+
+
+def report_line(rid: str, tail: str) -> str:
+    """The REPORT line pattern of ``rid`` (3008 MB, a non-zero Max Memory Used), ``tail`` the fields after it."""
+    return (
+        rf"REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB" + tail + r"\n"
+    )
 
 
 def test_success_headers_body_and_logs(rie_factory, runtime, app_dir):  # noqa: F811
@@ -180,6 +198,17 @@ def test_crash_then_reinit(rie_factory, runtime, app_dir, action, detail):  # no
     r = post(rie, {})
     assert r.status_code == 200 and r.json()["pid"] != pid
     assert rie.wait_stdout(rf"^RequestId: {rid} Error: Runtime exited with error: {detail}\n")
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
+    assert re.fullmatch(report_line(rid, r"\tStatus: error\tError Type: Runtime.ExitError"), report)
+
+
+def test_first_invoke_timeout_reports_the_memory_used(rie_factory, runtime, app_dir):  # noqa: F811
+    rie = start(rie_factory, runtime, app_dir, env={"AWS_LAMBDA_FUNCTION_TIMEOUT": "1"})
+    r = post(rie, {"action": "sleep", "seconds": 30})
+    rid = r.headers["x-amzn-requestid"]
+    assert r.headers["x-amz-function-error"] == "Unhandled"
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
+    assert re.fullmatch(report_line(rid, r"\tInit Duration: \d+\.\d\d ms\tStatus: timeout"), report)
 
 
 def test_init_error_then_reinit(rie_factory, runtime, app_dir):  # noqa: F811
@@ -234,7 +263,13 @@ def test_response_too_large(rie_factory, runtime, app_dir):  # noqa: F811
         b'{"errorMessage":"Response payload size exceeded maximum allowed payload size '
         b'(6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}'
     )
-    assert post(rie, {}).status_code == 200
+    # awslambdaric exits after the 413 on its response, possibly after this invoke arrived: the invoke is
+    # served (by a fresh runtime then), never charged for the dead one.
+    r = post(rie, {})
+    assert r.status_code == 200 and "x-amz-function-error" not in r.headers
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {r.headers['x-amzn-requestid']}\t")
+    assert "Status:" not in report
+    assert not [line for line in rie.stdout if "Runtime.ExitError" in line]
 
 
 def test_event_and_dry_run(rie_factory, runtime, app_dir):  # noqa: F811
@@ -330,3 +365,95 @@ def test_runtime_env(rie_factory, app_dir):  # noqa: F811
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Functions"
     assert re.match(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$", env["AWS_LAMBDA_LOG_STREAM_NAME"])
     assert env["OUT"] == str(out)
+
+
+def test_log_type_tail_returns_the_invocation_log(rie_factory, runtime, app_dir):  # noqa: F811
+    """``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is base64 of the invocation's log (START … REPORT,
+    the runtime's stdout and stderr between them), its last 4 KB; the emulator still prints all of it."""
+    rie = start(rie_factory, runtime, app_dir)
+    assert "x-amz-log-result" not in post(rie, {}).headers
+    r = post(
+        rie,
+        {"action": "print", "text": "hello from the handler", "err": "on stderr\n"},
+        headers={"X-Amz-Log-Type": "Tail"},
+    )
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"]).decode()
+    assert re.fullmatch(
+        rf"START RequestId: {rid} Version: \$LATEST\n"
+        r"(hello from the handler\non stderr\n|on stderr\nhello from the handler\n)"
+        rf"END RequestId: {rid}\n" + report_line(rid, ""),
+        log,
+    ), log
+    assert rie.wait_stdout(rf"^END RequestId: {rid}$")
+    assert "hello from the handler\n" in rie.stdout
+    assert rie.output.wait_stderr(re.compile(r"^on stderr\n$"), 10)
+    assert rie.stdout.index("hello from the handler\n") < rie.stdout.index(f"END RequestId: {rid}\n")
+
+    # More than 4 KB: the last 4,096 bytes, ending with REPORT.
+    r = post(
+        rie,
+        {"action": "print", "text": "\n".join(f"line {i:05d}" for i in range(1000))},
+        headers={"X-Amz-Log-Type": "Tail"},
+    )
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"])
+    assert len(log) == 4096
+    report = rie.wait_stdout(rf"^REPORT RequestId: {rid}\t")
+    assert log.endswith(f"line 00999\nEND RequestId: {rid}\n{report[0]}".encode())
+    # Event ignores Tail; other values are refused.
+    r = post(rie, {}, headers={"X-Amz-Log-Type": "Tail", "X-Amz-Invocation-Type": "Event"})
+    assert r.status_code == 202 and "x-amz-log-result" not in r.headers
+    r = post(rie, {}, headers={"X-Amz-Log-Type": "All"})
+    assert (r.status_code, r.headers["x-amzn-errortype"]) == (400, "ValidationException")
+    assert r.content == (
+        b'{"Type":"User","message":"1 validation error detected: Value \'All\' at \'logType\' failed to satisfy '
+        b'constraint: Member must satisfy enum value set: [Tail, None]"}'
+    )
+
+
+def test_log_tail_of_a_crash(rie_factory, runtime, app_dir):  # noqa: F811
+    rie = start(rie_factory, runtime, app_dir)
+    post(rie, {})
+    r = post(rie, {"action": "exit", "code": 3}, headers={"X-Amz-Log-Type": "Tail"})
+    rid = r.headers["x-amzn-requestid"]
+    log = base64.b64decode(r.headers["x-amz-log-result"]).decode()
+    assert re.fullmatch(
+        rf"START RequestId: {rid} Version: \$LATEST\n"
+        rf"RequestId: {rid} Error: Runtime exited with error: exit status 3\nRuntime.ExitError\n"
+        rf"END RequestId: {rid}\n" + report_line(rid, r"\tStatus: error\tError Type: Runtime.ExitError"),
+        log,
+    ), log
+
+
+def test_max_environments_runs_invocations_in_parallel(rie_factory, runtime, app_dir):  # noqa: F811
+    """``--max-environments 2``: two concurrent invocations run at once in two environments (each
+    started on demand, each REPORT with its Init Duration); a third waits until one is idle."""
+    rie = start(rie_factory, runtime, app_dir, "--max-environments", "2")
+    barrier = app_dir / "barrier"
+    barrier.mkdir()
+    results = {}
+
+    def one(i):
+        results[i] = post(rie, {"action": "barrier", "dir": str(barrier)})
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while len(list(barrier.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    inside = sorted(p.name for p in barrier.iterdir())
+    assert len(inside) == 2, inside  # both environments hold an invocation; the third one waits
+    (barrier / "go").touch()
+    for t in threads:
+        t.join(60)
+    assert sorted(r.status_code for r in results.values()) == [200, 200, 200]
+    ids = [r.headers["x-amzn-requestid"] for r in results.values()]
+    pids = {int((barrier / rid).read_text()) for rid in ids}
+    assert len(pids) == 2
+    reports = rie.wait_stdout(r"^REPORT RequestId: ", 3)
+    assert sorted(line.split("\t")[0] for line in reports) == sorted(
+        f"REPORT RequestId: {rid}" for rid in ids
+    )
+    assert sum("\tInit Duration: " in line for line in reports) == 2

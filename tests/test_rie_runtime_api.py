@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import shutil
+import signal
 import threading
 import time
 from pathlib import Path
@@ -266,3 +269,43 @@ def test_concurrent_invokes_queue_behind_one_runtime(fake):
         assert rie.client.post(f"/runtime/invocation/{rid}/response", content=nxt.content).status_code == 202
     assert sorted(seen) == [b"0", b"1", b"2", b"3"]
     assert sorted(i.result().content for i in invokes) == [b"0", b"1", b"2", b"3"]
+
+
+def test_invoke_waiting_when_the_runtime_exits_gets_a_fresh_runtime(fake):
+    """A runtime that exits after answering (awslambdaric does after a 413) never saw the invocation
+    waiting for its /next: that one is not charged for the dead process but served by a fresh runtime,
+    with its own Init Duration."""
+    rie = fake("--log-level", "debug")
+    exec_line = re.compile(r"^\[fastric-rie\] debug: exec .* \(pid (\d+), ")
+
+    def runtimes() -> list[int]:
+        return [int(m.group(1)) for line in list(rie.stderr) if (m := exec_line.match(line))]
+
+    first = Invoke(rie, b'{"n": 1}')
+    nxt = rie.client.get("/runtime/invocation/next")
+    rid1 = nxt.headers["lambda-runtime-aws-request-id"]
+    assert rie.client.post(f"/runtime/invocation/{rid1}/response", content=b'"one"').status_code == 202
+    assert first.result().content == b'"one"'
+    second = Invoke(rie, b'{"n": 2}')
+    rie.output.wait_stderr(re.compile(r"debug: invocation \S+ waits for the runtime's /next"), timeout=10)
+    (pid,) = runtimes()
+    os.kill(pid, signal.SIGKILL)
+    rie.output.wait_stderr(re.compile(r"starting a fresh runtime for the invocation that was waiting"), 10)
+    deadline = time.monotonic() + 10
+    while len(runtimes()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    nxt = rie.client.get("/runtime/invocation/next")
+    assert nxt.content == b'{"n": 2}'
+    rid2 = nxt.headers["lambda-runtime-aws-request-id"]
+    assert rie.client.post(f"/runtime/invocation/{rid2}/response", content=b'"two"').status_code == 202
+    r = second.result()
+    assert (r.status_code, r.content, r.headers["x-amzn-requestid"]) == (200, b'"two"', rid2)
+    assert "x-amz-function-error" not in r.headers
+    assert len(runtimes()) == 2 and runtimes()[0] == pid
+    (report,) = rie.wait_stdout(rf"^REPORT RequestId: {rid2}\t")
+    assert re.fullmatch(
+        rf"REPORT RequestId: {rid2}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 3008 MB\t"
+        r"Max Memory Used: [1-9]\d* MB\tInit Duration: \d+\.\d\d ms\n",
+        report,
+    )
+    assert not [line for line in rie.stdout if "ExitError" in line or "Status:" in line]

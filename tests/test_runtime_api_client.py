@@ -251,7 +251,7 @@ def test_status_500_is_fatal(fake):
     assert len(server.seen) == 1
 
 
-def test_post_dropped_after_sending_is_not_resent(fake):
+def test_post_dropped_on_a_fresh_connection_is_not_resent(fake):
     server = fake([CLOSE, next_reply("r2")])
     client = _fastric.RuntimeApiClient(server.address, "ua")
     with pytest.raises(_fastric.RuntimeApiError) as info:
@@ -259,6 +259,32 @@ def test_post_dropped_after_sending_is_not_resent(fake):
     assert (info.value.status, info.value.fatal) == (None, False)
     assert client.next_invocation().request_id == "r2"
     assert [seen[1].split(b" ")[0] for seen in server.seen] == [b"POST", b"GET"]
+
+
+def test_post_dropped_on_a_reused_connection_is_resent_once(fake):
+    """Dropped without an answer on the kept-alive connection: sent again on a new one. A refusal
+    (403) of the re-send means the first copy had arrived: no exception."""
+    server = fake(
+        [next_reply("r"), CLOSE, reply(403, b"{}"), next_reply("r2"), CLOSE, CLOSE, next_reply("r3")]
+    )
+    client = _fastric.RuntimeApiClient(server.address, "ua")
+    assert client.next_invocation().request_id == "r"
+    client.post_invocation_response("r", b'{"a": 1}', "application/json")
+    assert client.next_invocation().request_id == "r2"
+    with pytest.raises(_fastric.RuntimeApiError) as info:  # dropped twice: not sent a third time
+        client.post_invocation_response("r2", b"{}", "application/json")
+    assert (info.value.status, info.value.fatal) == (None, False)
+    assert client.next_invocation().request_id == "r3"
+    assert [(seen[0], seen[1].split(b" ")[0]) for seen in server.seen] == [
+        (0, b"GET"),
+        (0, b"POST"),
+        (1, b"POST"),
+        (1, b"GET"),
+        (1, b"POST"),
+        (2, b"POST"),
+        (3, b"GET"),
+    ]
+    assert server.seen[1][1:] == server.seen[2][1:]
 
 
 def test_connection_refused_is_fatal_after_retries_with_oserror_cause():

@@ -381,7 +381,7 @@ class LambdaRuntimeClient:
     called from the next post on. ``lambda_runtime_address`` is ``AWS_LAMBDA_RUNTIME_API``;
     ``use_thread_for_polling_next`` is kept for the signature (the native wait never blocks signals).
 
-    Post failures behave as fastric's native loop (docs/RUNTIME-API-FAILURES.md): a refused post
+    Post failures behave as fastric's native loop (docs/RELIABILITY.md): a refused post
     (400/403/410/413) is a ``[fastric]`` ERROR diagnostic and the runtime carries on; a fatal one (a
     500, retries exhausted) raises :class:`fastric.errors.RuntimeApiError` and ends the process.
     """

@@ -11,6 +11,7 @@ usage: fastric-rie [options] [--] [COMMAND [ARGS...]]
 
 Runs COMMAND as a Lambda runtime behind a local Runtime API and serves the Lambda Invoke API:
   POST http://<runtime-interface-emulator-address>/2015-03-31/functions/function/invocations
+The options below are read anywhere (also after COMMAND); everything after `--` is COMMAND's.
 With several arguments the last one is the handler (passed as _HANDLER). Without COMMAND:
 /var/task/bootstrap, /opt/bootstrap, /var/runtime/bootstrap, else `<python> -m fastric HANDLER`.
 
@@ -21,6 +22,7 @@ options:
   --handler HANDLER                          handler name (else AWS_LAMBDA_FUNCTION_HANDLER, _HANDLER)
   --eager-init                               start the runtime at once instead of on the first invoke
   --keep-runtime-on-timeout                  keep the runtime running when an invoke times out
+  --max-environments N                       up to N execution environments, started on demand (default 1)
   --function-url-address ADDR                also serve a local Function URL (any path and method) on ADDR
   --invoke-mode MODE                         the Function URL's BUFFERED (default) or RESPONSE_STREAM
   -h, --help                                 show this text
@@ -64,6 +66,8 @@ pub(crate) struct Config {
     pub(crate) log_level: LogLevel,
     pub(crate) eager_init: bool,
     pub(crate) keep_runtime_on_timeout: bool,
+    /// `--max-environments`: how many execution environments may run invocations at once (≥ 1).
+    pub(crate) max_environments: usize,
     /// The runtime's program and arguments (never empty).
     pub(crate) command: Vec<String>,
     /// Passed to the runtime as `_HANDLER` when known.
@@ -116,8 +120,9 @@ fn usage_error(message: &str) -> CliExit {
 /// Parses `argv` (with `argv[0]` the program name) and `env`.
 ///
 /// `python` is the interpreter for the `-m fastric` fallback; `exists` tells whether a bootstrap
-/// path is an executable file (injected for tests). Options stop at the first non-option
-/// argument or at `--`, so `fastric-rie python -m awslambdaric app.handler` needs no `--`.
+/// path is an executable file (injected for tests). Known options are read anywhere before `--`,
+/// also after COMMAND has started (as aws-lambda-rie reads them); other arguments from the first
+/// non-option one on form COMMAND, so `fastric-rie python -m awslambdaric app.handler` needs no `--`.
 #[allow(clippy::too_many_lines)] // one flat option loop reads best
 pub(crate) fn parse(
     argv: &[String],
@@ -133,19 +138,27 @@ pub(crate) fn parse(
         .unwrap_or(LogLevel::Info);
     let mut eager_init = false;
     let mut keep_runtime_on_timeout = false;
+    let mut max_environments = 1usize;
     let mut handler_option: Option<String> = None;
     let mut function_url_address: Option<String> = None;
     let mut function_url_streaming = false;
 
+    // Known options are read wherever they stand, as aws-lambda-rie (go-flags) reads them; the first
+    // other argument starts COMMAND, whose own options (`-m`, `-c`, ...) pass through; everything after
+    // `--` is COMMAND's, untouched. `-h`/`--help`/`--version` count only before COMMAND.
+    let mut command_args: Vec<String> = Vec::new();
     let mut index = 1;
     while index < argv.len() {
         let arg = argv[index].as_str();
         if arg == "--" {
-            index += 1;
+            command_args.extend_from_slice(&argv[index + 1..]);
             break;
         }
+        let in_command = !command_args.is_empty();
         if !arg.starts_with('-') || arg == "-" {
-            break;
+            command_args.push(arg.to_owned());
+            index += 1;
+            continue;
         }
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
@@ -161,13 +174,13 @@ pub(crate) fn parse(
                 .ok_or_else(|| usage_error(&format!("option {what} needs a value")))
         };
         match name {
-            "-h" | "--help" => {
+            "-h" | "--help" if !in_command => {
                 return Err(CliExit {
                     code: 0,
                     message: USAGE.to_owned(),
                 })
             }
-            "--version" => {
+            "--version" if !in_command => {
                 return Err(CliExit {
                     code: 0,
                     message: format!("fastric-rie {}\n", env!("CARGO_PKG_VERSION")),
@@ -183,6 +196,12 @@ pub(crate) fn parse(
             "--handler" => handler_option = Some(value(name)?),
             "--eager-init" => eager_init = true,
             "--keep-runtime-on-timeout" => keep_runtime_on_timeout = true,
+            "--max-environments" => {
+                let text = value(name)?;
+                max_environments = text.parse().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                    usage_error(&format!("--max-environments {text:?} is not a number from 1 to 256"))
+                })?;
+            }
             "--function-url-address" => function_url_address = Some(value(name)?),
             "--invoke-mode" => {
                 function_url_streaming = match value(name)?.as_str() {
@@ -202,6 +221,7 @@ pub(crate) fn parse(
                         .to_owned(),
                 })
             }
+            _ if in_command => command_args.push(arg.to_owned()),
             _ => return Err(usage_error(&format!("unknown option {name}"))),
         }
         index += 1;
@@ -215,7 +235,6 @@ pub(crate) fn parse(
         });
     }
 
-    let command_args: Vec<String> = argv[index.min(argv.len())..].to_vec();
     let env_handler = env
         .get("AWS_LAMBDA_FUNCTION_HANDLER")
         .or_else(|| env.get("_HANDLER"))
@@ -292,6 +311,7 @@ pub(crate) fn parse(
         log_level,
         eager_init,
         keep_runtime_on_timeout,
+        max_environments,
         command,
         handler,
         function_name: get("AWS_LAMBDA_FUNCTION_NAME", "test_function"),
@@ -377,11 +397,55 @@ mod tests {
     }
 
     #[test]
+    fn known_options_anywhere_rest_after_double_dash() {
+        let cfg = run(
+            &[
+                "python",
+                "-m",
+                "awslambdaric",
+                "app.handler",
+                "--runtime-interface-emulator-address",
+                "0.0.0.0:8081",
+                "--log-level=debug",
+                "-X",
+                "--help",
+            ],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.invoke_address, "0.0.0.0:8081");
+        assert_eq!(cfg.log_level, LogLevel::Debug);
+        assert_eq!(
+            cfg.command,
+            ["python", "-m", "awslambdaric", "app.handler", "-X", "--help"]
+        );
+        assert_eq!(cfg.handler.as_deref(), Some("--help"));
+        let cfg = run(
+            &["--eager-init", "--", "python", "app.py", "--runtime-api-address", "x:1"],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.runtime_api_address, "127.0.0.1:9001");
+        assert_eq!(cfg.command, ["python", "app.py", "--runtime-api-address", "x:1"]);
+        let cfg = run(&["x", "--", "--eager-init"], &[], None).unwrap();
+        assert!(!cfg.eager_init);
+        assert_eq!(cfg.command, ["x", "--eager-init"]);
+        assert_eq!(run(&["x", "--handler"], &[], None).unwrap_err().code, 2);
+    }
+
+    #[test]
     fn refusals() {
         assert_eq!(run(&["--enable-init-caching", "x"], &[], None).unwrap_err().code, 2);
         let err = run(&["x"], &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")], None).unwrap_err();
         assert!(err.message.contains("AWS_LAMBDA_MAX_CONCURRENCY"));
         assert_eq!(run(&["--bogus", "x"], &[], None).unwrap_err().code, 2);
+        assert_eq!(run(&["--max-environments", "0", "x"], &[], None).unwrap_err().code, 2);
+        assert_eq!(
+            run(&["--max-environments=4", "x"], &[], None).unwrap().max_environments,
+            4
+        );
         assert_eq!(run(&["--help"], &[], None).unwrap_err().code, 0);
     }
 }

@@ -27,8 +27,9 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
+use super::pool::Pool;
 use super::report;
-use super::sandbox::{Emulator, InvokeRequest};
+use super::sandbox::InvokeRequest;
 use super::streaming::{done_event, InvokeBody, StreamEvent};
 use super::{json_string, read_body, MAX_REQUEST_PAYLOAD};
 
@@ -40,14 +41,14 @@ const MAX_PRELUDE_BYTES: usize = 1024 * 1024;
 
 /// Starts serving the Function URL on `listener` (inside the emulator's `LocalSet`) and prints
 /// `[fastric-rie] function-url: http://ADDR/ invoke-mode=MODE` on stderr (tests read the port there).
-pub(crate) fn spawn(listener: std::net::TcpListener, emu: &Arc<Emulator>) -> Result<(), String> {
+pub(crate) fn spawn(listener: std::net::TcpListener, pool: &Arc<Pool>) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|e| format!("the Function URL address: {e}"))?;
     let listener =
         tokio::net::TcpListener::from_std(listener).map_err(|e| format!("the Function URL listener: {e}"))?;
-    let streaming = emu.cfg.function_url_streaming;
-    let e = emu.clone();
+    let streaming = pool.envs[0].cfg.function_url_streaming;
+    let e = pool.clone();
     tokio::task::spawn_local(super::serve(listener, move |request| {
         let e = e.clone();
         async move { handle(&e, request, streaming).await }
@@ -58,7 +59,7 @@ pub(crate) fn spawn(listener: std::net::TcpListener, emu: &Arc<Emulator>) -> Res
 }
 
 /// Serves one Function URL request. `streaming` is `--invoke-mode RESPONSE_STREAM`.
-pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>, streaming: bool) -> Response<InvokeBody> {
+pub(crate) async fn handle(pool: &Arc<Pool>, request: Request<Incoming>, streaming: bool) -> Response<InvokeBody> {
     let (parts, body) = request.into_parts();
     let read = match read_body(body, MAX_REQUEST_PAYLOAD).await {
         Ok(read) if !read.too_large => read,
@@ -77,13 +78,17 @@ pub(crate) async fn handle(emu: &Arc<Emulator>, request: Request<Incoming>, stre
         cognito_identity: None,
         tenant_id: None,
         stream: streaming.then(|| tx.clone()),
+        tail: false,
     };
-    let task_emu = emu.clone();
+    let task_pool = pool.clone();
     tokio::task::spawn_local(async move {
+        let lease = task_pool.acquire().await;
+        let task_emu = lease.env();
         let finished = task_emu.invoke(invoke).await;
         let done = done_event(&task_emu, &request_id, &finished.completion.outcome);
         let _ = tx.send(StreamEvent::Done(done)).await;
         task_emu.finish(request_id, finished).await;
+        drop(lease);
     });
     match rx.recv().await {
         Some(StreamEvent::Start(content_type)) => streamed_response(content_type, rx).await,

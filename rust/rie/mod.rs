@@ -3,10 +3,17 @@
 //! Serves the Lambda Invoke API on `--runtime-interface-emulator-address` and the Runtime API
 //! on `--runtime-api-address`, and runs the runtime process. Follows aws-lambda-rie v1.30 and
 //! the Lambda service where they differ; `docs/RIE.md` lists the differences.
+//!
+//! The module uses no Python: it is compiled into the extension module (`rie_main`) and, on its
+//! own with `../b64.rs`, into the native `fastric-rie` executable (`rust/rie_bin`), which must not
+//! link libpython.
 
 mod cli;
 mod function_url;
 mod invoke_api;
+mod json_check;
+mod output;
+mod pool;
 mod process;
 mod report;
 mod runtime_api_server;
@@ -23,7 +30,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use pyo3::prelude::*;
 
 use cli::LogLevel;
 use report::diag;
@@ -103,6 +109,31 @@ pub(crate) fn json_string(text: &str) -> String {
     out
 }
 
+/// The Runtime API address of environment `index`: `address` with its port + `index` (port 0 stays
+/// 0, a free port each).
+fn runtime_api_address(address: &str, index: usize) -> String {
+    match address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>())) {
+        Some((host, Ok(port))) if port != 0 && index > 0 => format!("{host}:{}", port as usize + index),
+        _ => address.to_owned(),
+    }
+}
+
+/// The invoke listener, then one Runtime API listener per execution environment (the given address
+/// for the first, the following ports for the others; all free ports when the port is 0), and
+/// their addresses.
+fn bind_all(cfg: &cli::Config) -> Result<(Vec<StdTcpListener>, Vec<SocketAddr>), String> {
+    let mut listeners = vec![bind(&cfg.invoke_address)?];
+    for i in 0..cfg.max_environments {
+        listeners.push(bind(&runtime_api_address(&cfg.runtime_api_address, i))?);
+    }
+    let addrs = listeners
+        .iter()
+        .map(StdTcpListener::local_addr)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cannot read the listening addresses: {e}"))?;
+    Ok((listeners, addrs))
+}
+
 fn bind(address: &str) -> Result<StdTcpListener, String> {
     let addrs: Vec<SocketAddr> = address
         .to_socket_addrs()
@@ -149,8 +180,15 @@ where
     }
 }
 
-/// Runs the emulator until SIGTERM/SIGINT; returns the process exit code.
-fn run(argv: &[String], python: &str) -> i32 {
+/// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) until SIGTERM/SIGINT and
+/// returns its exit code.
+///
+/// `python` is the interpreter for the `python -m fastric HANDLER` fallback. Signals are handled
+/// here: the runtime's process group gets SIGTERM, 2 s, then SIGKILL; exit code 0. Usage errors
+/// print to stderr and return 2; `--help` returns 0. Used by the native `fastric-rie` executable
+/// (`rust/rie_bin`) and by `fastric._fastric.rie_main`.
+#[allow(clippy::too_many_lines)] // the start-up sequence, step by step
+pub fn run(argv: &[String], python: &str) -> i32 {
     let env: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -170,17 +208,14 @@ fn run(argv: &[String], python: &str) -> i32 {
         }
     };
     report::set_log_level(cfg.log_level);
-    let (invoke_listener, runtime_listener) = match (bind(&cfg.invoke_address), bind(&cfg.runtime_api_address)) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
+    let (listeners, addrs) = match bind_all(&cfg) {
+        Ok(bound) => bound,
+        Err(e) => {
             eprintln!("fastric-rie: {e}");
             return 1;
         }
     };
-    let (Ok(invoke_addr), Ok(runtime_addr)) = (invoke_listener.local_addr(), runtime_listener.local_addr()) else {
-        eprintln!("fastric-rie: cannot read the listening addresses");
-        return 1;
-    };
+    let (invoke_addr, runtime_addr) = (addrs[0], addrs[1]);
     let bound = cfg.function_url_address.as_deref().map(bind).transpose();
     let Ok(function_url_listener) = bound.map_err(|e| eprintln!("fastric-rie: {e}")) else {
         return 1;
@@ -194,13 +229,15 @@ fn run(argv: &[String], python: &str) -> i32 {
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
-        let (Ok(invoke_listener), Ok(runtime_listener)) = (
-            tokio::net::TcpListener::from_std(invoke_listener),
-            tokio::net::TcpListener::from_std(runtime_listener),
-        ) else {
+        let Ok(mut listeners) = listeners
+            .into_iter()
+            .map(tokio::net::TcpListener::from_std)
+            .collect::<Result<Vec<_>, _>>()
+        else {
             eprintln!("fastric-rie: cannot register the listeners");
             return 1;
         };
+        let invoke_listener = listeners.remove(0);
         let (Ok(mut sigterm), Ok(mut sigint)) = (
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
@@ -215,18 +252,24 @@ fn run(argv: &[String], python: &str) -> i32 {
                 "PR_SET_CHILD_SUBREAPER refused; escaped runtime children may outlive it",
             );
         }
-        let emu = Emulator::new(cfg, runtime_addr);
-        let e = emu.clone();
-        tokio::task::spawn_local(serve(runtime_listener, move |request| {
-            let e = e.clone();
-            async move { runtime_api_server::handle(&e, request).await }
-        }));
-        let e = emu.clone();
+        let live_runtimes = std::sync::Arc::default();
+        let mut envs = Vec::with_capacity(listeners.len());
+        for (listener, addr) in listeners.into_iter().zip(&addrs[1..]) {
+            let emu = Emulator::new(cfg.clone(), *addr, std::sync::Arc::clone(&live_runtimes));
+            let e = emu.clone();
+            tokio::task::spawn_local(serve(listener, move |request| {
+                let e = e.clone();
+                async move { runtime_api_server::handle(&e, request).await }
+            }));
+            envs.push(emu);
+        }
+        let pool = pool::Pool::new(envs);
+        let p = pool.clone();
         tokio::task::spawn_local(serve(invoke_listener, move |request| {
-            let e = e.clone();
-            async move { streaming::route(&e, request).await }
+            let p = p.clone();
+            async move { streaming::route(&p, request).await }
         }));
-        if let Some(Err(e)) = function_url_listener.map(|l| function_url::spawn(l, &emu)) {
+        if let Some(Err(e)) = function_url_listener.map(|l| function_url::spawn(l, &pool)) {
             eprintln!("fastric-rie: {e}");
             return 1;
         }
@@ -235,31 +278,24 @@ fn run(argv: &[String], python: &str) -> i32 {
             "[fastric-rie] listening: invoke=http://{invoke_addr}/2015-03-31/functions/function/invocations \
              runtime-api={runtime_addr}"
         );
-        if emu.cfg.eager_init {
-            emu.start_runtime();
+        if cfg.eager_init {
+            pool.envs[0].start_runtime();
+        }
+        if addrs.len() > 2 {
+            let others: Vec<String> = addrs[2..].iter().map(ToString::to_string).collect();
+            diag(
+                LogLevel::Info,
+                &format!("runtime APIs of the other environments: {}", others.join(" ")),
+            );
         }
         let signal = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = sigint.recv() => "SIGINT",
         };
         diag(LogLevel::Info, &format!("{signal} received, stopping the runtime"));
-        emu.shutdown().await;
+        for emu in &pool.envs {
+            emu.shutdown().await;
+        }
         0
     })
-}
-
-/// Runs `fastric-rie` with `argv` (`argv[0]` is the program name) and returns its exit code.
-///
-/// `python_executable` is the interpreter for the `python -m fastric HANDLER` fallback
-/// (default: `sys.executable`). Serves until SIGTERM or SIGINT (handled in Rust: the runtime's
-/// process group gets SIGTERM, 2 s, then SIGKILL; exit code 0). Usage errors print to stderr
-/// and return 2; `--help` returns 0. The GIL is released while serving.
-#[pyfunction]
-#[pyo3(signature = (argv, python_executable=None))]
-pub fn rie_main(py: Python<'_>, argv: Vec<String>, python_executable: Option<String>) -> PyResult<i32> {
-    let python = match python_executable {
-        Some(p) => p,
-        None => py.import("sys")?.getattr("executable")?.extract::<String>()?,
-    };
-    Ok(py.detach(move || run(&argv, &python)))
 }

@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use super::cli::Config;
 
 /// Starts the runtime in its own process group (pgid = its pid), with stdin closed and
-/// stdout/stderr inherited, and the Lambda environment on top of the emulator's own
+/// stdout/stderr each a pipe (read by `output.rs`, which writes it on to the emulator's own), and the Lambda environment on top of the emulator's own
 /// (aws-lambda-rie forwards every variable too).
 pub(crate) fn spawn(cfg: &Config, runtime_api: SocketAddr) -> std::io::Result<tokio::process::Child> {
     let mut command = std::process::Command::new(&cfg.command[0]);
@@ -18,6 +18,8 @@ pub(crate) fn spawn(cfg: &Config, runtime_api: SocketAddr) -> std::io::Result<to
         .args(&cfg.command[1..])
         .process_group(0)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &cfg.function_name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", &cfg.function_version)
@@ -54,10 +56,10 @@ pub(crate) fn become_subreaper() -> bool {
 }
 
 /// SIGKILLs this process's children that carry `marker` (`NAME=value`, the runtime's
-/// `AWS_LAMBDA_RUNTIME_API`) in their environment, other than `keep` (the current runtime):
+/// `AWS_LAMBDA_RUNTIME_API`) in their environment, other than `keep` (the live runtimes):
 /// descendants of a runtime that escaped its process group and were reparented here. Children that
 /// are already zombies are collected too (their environment is gone). Returns the pids to [`reap`].
-pub(crate) fn kill_escaped(marker: &[u8], keep: Option<u32>) -> Vec<u32> {
+pub(crate) fn kill_escaped(marker: &[u8], keep: &[u32]) -> Vec<u32> {
     let me = std::process::id();
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -67,7 +69,7 @@ pub(crate) fn kill_escaped(marker: &[u8], keep: Option<u32>) -> Vec<u32> {
         let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else {
             continue;
         };
-        if Some(pid) == keep || pid == me {
+        if keep.contains(&pid) || pid == me {
             continue;
         }
         let Some((parent, zombie)) = parent_and_zombie(pid) else {

@@ -16,9 +16,14 @@ pub(crate) fn set_log_level(level: LogLevel) {
     LOG_LEVEL.store(level as u8, Ordering::Relaxed);
 }
 
+/// Whether [`diag`] prints at `level` (to skip formatting a message nobody will see).
+pub(crate) fn enabled(level: LogLevel) -> bool {
+    level as u8 <= LOG_LEVEL.load(Ordering::Relaxed)
+}
+
 /// Prints one `[fastric-rie] <level>: <message>` line on stderr when `level` is enabled.
 pub(crate) fn diag(level: LogLevel, message: &str) {
-    if level as u8 <= LOG_LEVEL.load(Ordering::Relaxed) {
+    if enabled(level) {
         let name = match level {
             LogLevel::Error => "error",
             LogLevel::Warn => "warn",
@@ -36,9 +41,11 @@ pub(crate) fn stdout_lines(text: &str) {
     let _ = out.flush();
 }
 
-/// `START RequestId: <id> Version: <version>`.
-pub(crate) fn start_line(request_id: &str, version: &str) {
-    stdout_lines(&format!("START RequestId: {request_id} Version: {version}\n"));
+/// Prints `START RequestId: <id> Version: <version>` and returns the line.
+pub(crate) fn start_line(request_id: &str, version: &str) -> String {
+    let line = format!("START RequestId: {request_id} Version: {version}\n");
+    stdout_lines(&line);
+    line
 }
 
 /// What ended an invocation, for the `Status:` field Lambda adds to `REPORT` on failures.

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,12 +19,17 @@ use nix::sys::signal::Signal;
 use tokio::sync::{oneshot, watch, OwnedMutexGuard};
 
 use super::cli::{Config, LogLevel};
+use super::output::{OutputPipe, Stream, TailLog};
 use super::process;
 use super::report::{self, diag, ReportFigures, ReportStatus};
 
-/// How long a `/proc` memory reading is reused for `REPORT` lines of the same runtime: reading
-/// `VmHWM` of the process tree costs tens of µs, too much to pay on every invoke of a burst.
+/// How often the runtime's process tree is sampled for `Max Memory Used` while it runs: reading
+/// `VmHWM` of the tree costs tens of µs, too much to pay on every invoke of a burst, so a timer task
+/// per runtime reads it (and once at the end of its init, and before a kill).
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Peak memory of one runtime's process tree seen so far, kB (0 before the first sample).
+type PeakMemory = Arc<AtomicU64>;
 
 /// Response body type of both servers.
 pub(crate) type Body = Full<Bytes>;
@@ -114,6 +120,8 @@ pub(crate) struct Completion {
     pub(crate) delivered_at: Option<Instant>,
     /// Spawn → first `/next` (or → `/init/error`), on the first invocation of an init only.
     pub(crate) init_duration: Option<Duration>,
+    /// The peak memory of the runtime that ran (or failed to start) the invocation.
+    pub(crate) memory: Option<PeakMemory>,
 }
 
 /// One invocation as accepted by the invoke endpoint.
@@ -124,6 +132,8 @@ pub(crate) struct InvokeRequest {
     pub(crate) client_context: Option<HeaderValue>,
     pub(crate) cognito_identity: Option<HeaderValue>,
     pub(crate) tenant_id: Option<HeaderValue>,
+    /// `X-Amz-Log-Type: Tail`: keep the invocation's log for `X-Amz-Log-Result`.
+    pub(crate) tail: bool,
     /// Set by the response-streaming invoke (`streaming.rs`): a streamed `/response` is forwarded here.
     pub(crate) stream: Option<super::streaming::StreamSink>,
 }
@@ -135,7 +145,7 @@ pub(crate) struct Finished {
     started: Instant,
     ended: Instant,
     stop: Option<(ProcRef, Duration)>,
-    pid: Option<u32>,
+    tail: bool,
     _queue: OwnedMutexGuard<()>,
 }
 
@@ -177,6 +187,9 @@ struct ProcRef {
 struct RuntimeProc {
     handle: ProcRef,
     spawned_at: Instant,
+    peak_kb: PeakMemory,
+    /// The read ends of the runtime's stdout and stderr.
+    output: Vec<Arc<OutputPipe>>,
 }
 
 struct Pending {
@@ -189,6 +202,7 @@ struct Active {
     invocation_id: String,
     delivered_at: Instant,
     init_duration: Option<Duration>,
+    memory: Option<PeakMemory>,
     tx: oneshot::Sender<Completion>,
     stream: Option<super::streaming::StreamSink>,
 }
@@ -205,9 +219,28 @@ struct Sandbox {
     /// An `/init/error` document posted while no invocation waited (eager init).
     init_error: Option<Bytes>,
     init_duration: Option<Duration>,
+    /// The log of the running invocation when it asked for `X-Amz-Log-Type: Tail`.
+    tail_log: Option<TailLog>,
 }
 
 impl Sandbox {
+    fn memory(&self) -> Option<PeakMemory> {
+        self.runtime.as_ref().map(|r| r.peak_kb.clone())
+    }
+
+    /// Forwards (and captures for `Tail`) whatever the runtime's pipes hold now.
+    fn drain_output(&mut self) {
+        let Some(runtime) = &self.runtime else { return };
+        let pipes = runtime.output.clone();
+        for pipe in pipes {
+            pipe.drain(&mut |bytes| {
+                if let Some(log) = &mut self.tail_log {
+                    log.push(bytes);
+                }
+            });
+        }
+    }
+
     fn reset_after_stop(&mut self) {
         self.runtime = None;
         self.phase = Phase::Started;
@@ -227,20 +260,22 @@ enum TimerCheck {
 pub(crate) struct Emulator {
     pub(crate) cfg: Config,
     pub(crate) runtime_api: SocketAddr,
+    /// The pids of every environment's live runtime (shared by the environments): never reaped or
+    /// killed as an escaped descendant of another environment's runtime.
+    runtimes: Arc<Mutex<Vec<u32>>>,
     arn: HeaderValue,
     queue: Arc<tokio::sync::Mutex<()>>,
     state: Mutex<Sandbox>,
-    /// (pid, when read, kB) of the last `/proc` reading, reused for [`MEMORY_SAMPLE_INTERVAL`].
-    memory: Mutex<(u32, Instant, u64)>,
 }
 
 impl Emulator {
     /// A sandbox with no runtime yet.
-    pub(crate) fn new(cfg: Config, runtime_api: SocketAddr) -> Arc<Self> {
+    pub(crate) fn new(cfg: Config, runtime_api: SocketAddr, runtimes: Arc<Mutex<Vec<u32>>>) -> Arc<Self> {
         let arn = HeaderValue::from_str(&cfg.function_arn()).unwrap_or(HeaderValue::from_static("arn"));
         Arc::new(Self {
             cfg,
             runtime_api,
+            runtimes,
             arn,
             queue: Arc::new(tokio::sync::Mutex::new(())),
             state: Mutex::new(Sandbox {
@@ -253,13 +288,22 @@ impl Emulator {
                 timed_out: None,
                 init_error: None,
                 init_duration: None,
+                tail_log: None,
             }),
-            memory: Mutex::new((0, Instant::now(), 0)),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Sandbox> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn live_runtimes(&self) -> MutexGuard<'_, Vec<u32>> {
+        self.runtimes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether this environment has a runtime process (warm, or starting).
+    pub(crate) fn has_runtime(&self) -> bool {
+        self.lock().runtime.is_some()
     }
 
     /// Starts the runtime now (`--eager-init`); a failure is logged and retried on the first invoke.
@@ -273,21 +317,41 @@ impl Emulator {
     }
 
     fn spawn_locked(self: &Arc<Self>, st: &mut Sandbox) -> Result<(), String> {
-        let child = process::spawn(&self.cfg, self.runtime_api)
+        let mut child = process::spawn(&self.cfg, self.runtime_api)
             .map_err(|e| format!("fork/exec {}: {e}", self.cfg.command[0]))?;
+        let pipes = [
+            child.stdout.take().map(|p| (p.into_owned_fd(), Stream::Stdout)),
+            child.stderr.take().map(|p| (p.into_owned_fd(), Stream::Stderr)),
+        ];
+        let mut output = Vec::with_capacity(2);
+        for (fd, stream) in pipes.into_iter().flatten() {
+            match fd.and_then(|fd| OutputPipe::new(fd, stream)) {
+                Ok(pipe) => {
+                    let pipe = Arc::new(pipe);
+                    tokio::spawn(self.clone().pump(pipe.clone()));
+                    output.push(pipe);
+                }
+                Err(e) => diag(LogLevel::Warn, &format!("cannot read the runtime's {stream:?}: {e}")),
+            }
+        }
         let Some(pid) = child.id() else {
             return Err(format!("fork/exec {}: no process id", self.cfg.command[0]));
         };
+        self.live_runtimes().push(pid);
         st.generation += 1;
         let (tx, rx) = watch::channel(false);
         let handle = ProcRef {
             generation: st.generation,
             pid,
-            exited: rx,
+            exited: rx.clone(),
         };
+        let peak_kb = PeakMemory::default();
+        tokio::spawn(sample_memory(pid, peak_kb.clone(), rx.clone()));
         st.runtime = Some(RuntimeProc {
             handle,
             spawned_at: Instant::now(),
+            peak_kb,
+            output,
         });
         st.phase = Phase::Started;
         st.timed_out = None;
@@ -303,6 +367,21 @@ impl Emulator {
         Ok(())
     }
 
+    /// Forwards one of the runtime's pipes whenever it is readable, until every writer closed it.
+    async fn pump(self: Arc<Self>, pipe: Arc<OutputPipe>) {
+        while pipe.readable().await {
+            let mut st = self.lock();
+            let open = pipe.drain(&mut |bytes| {
+                if let Some(log) = &mut st.tail_log {
+                    log.push(bytes);
+                }
+            });
+            if !open {
+                return;
+            }
+        }
+    }
+
     async fn watch_exit(
         self: Arc<Self>,
         generation: u64,
@@ -311,9 +390,10 @@ impl Emulator {
         tx: watch::Sender<bool>,
     ) {
         let status = child.wait().await;
+        self.live_runtimes().retain(|p| *p != pid);
         // Children left in the group die with the runtime: no orphans.
         process::signal_group(pid as i32, Signal::SIGKILL);
-        self.kill_escaped_descendants(generation).await;
+        self.kill_escaped_descendants().await;
         let description = match status {
             Ok(s) if s.success() => None,
             Ok(s) => Some(process::describe_exit(s)),
@@ -322,6 +402,8 @@ impl Emulator {
         {
             let mut st = self.lock();
             if st.runtime.as_ref().is_some_and(|r| r.handle.generation == generation) {
+                // What it wrote last (a traceback) comes before the invocation's END/REPORT.
+                st.drain_output();
                 diag(
                     LogLevel::Info,
                     &format!(
@@ -330,15 +412,22 @@ impl Emulator {
                     ),
                 );
                 let spawned_at = st.runtime.as_ref().map(|r| r.spawned_at);
+                let memory = st.memory();
+                // A runtime that finished its init and then exited (after answering, say) never saw the
+                // invocation waiting for it: that one is not charged for the dead process but handed to a
+                // fresh one, as the service does. A crash during init fails the waiting invocation.
+                let initialized = !matches!(st.phase, Phase::Started | Phase::InitError);
                 let target = if let Some(a) = st.active.take() {
-                    Some((a.tx, Some(a.delivered_at), a.init_duration))
+                    Some((a.tx, Some(a.delivered_at), a.init_duration, a.memory))
+                } else if st.pending.is_some() && initialized && st.init_error.is_none() {
+                    None
                 } else if let Some(p) = st.pending.take() {
                     let init = st.init_duration.take().or_else(|| spawned_at.map(|s| s.elapsed()));
-                    Some((p.tx, None, init))
+                    Some((p.tx, None, init, memory))
                 } else {
                     None
                 };
-                if let Some((tx, delivered_at, init_duration)) = target {
+                if let Some((tx, delivered_at, init_duration, memory)) = target {
                     let outcome = match st.init_error.take() {
                         Some(body) => Outcome::InitError { body },
                         None => Outcome::Exited { description },
@@ -347,9 +436,22 @@ impl Emulator {
                         outcome,
                         delivered_at,
                         init_duration,
+                        memory,
                     });
                 }
                 st.reset_after_stop();
+                if st.pending.is_some() {
+                    diag(
+                        LogLevel::Info,
+                        "starting a fresh runtime for the invocation that was waiting",
+                    );
+                    if let Err(message) = self.spawn_locked(&mut st) {
+                        diag(LogLevel::Error, &message);
+                        if let Some(p) = st.pending.take() {
+                            let _ = p.tx.send(entrypoint_failure(message));
+                        }
+                    }
+                }
             }
         }
         let _ = tx.send(true);
@@ -357,19 +459,14 @@ impl Emulator {
 
     /// Kills the runtime's descendants that left its process group (`setsid`, double fork) and were
     /// reparented to the emulator (a child subreaper), in rounds until none is left (a killed one's
-    /// own children are reparented in turn). The scan runs under the state lock, so a runtime
-    /// spawned meanwhile is recognised and kept.
-    async fn kill_escaped_descendants(&self, generation: u64) {
+    /// own children are reparented in turn). The scan runs under the lock of the live runtimes'
+    /// pids, so a runtime spawned meanwhile (here or in another environment) is recognised and kept.
+    async fn kill_escaped_descendants(&self) {
         let marker = format!("AWS_LAMBDA_RUNTIME_API={}", self.runtime_api);
         for _ in 0..8 {
             let found = {
-                let st = self.lock();
-                let keep = st
-                    .runtime
-                    .as_ref()
-                    .filter(|r| r.handle.generation != generation)
-                    .map(|r| r.handle.pid);
-                process::kill_escaped(marker.as_bytes(), keep)
+                let keep = self.live_runtimes();
+                process::kill_escaped(marker.as_bytes(), &keep)
             };
             if found.is_empty() {
                 return;
@@ -388,8 +485,8 @@ impl Emulator {
         let queue = self.queue.clone().lock_owned().await;
         let started = Instant::now();
         let request_id = request.request_id.clone();
+        let tail = request.tail;
         let (tx, mut rx) = oneshot::channel();
-        let mut pid = None;
         {
             let mut st = self.lock();
             if let Some(body) = st.init_error.take() {
@@ -398,38 +495,31 @@ impl Emulator {
                     outcome: Outcome::InitError { body },
                     delivered_at: None,
                     init_duration: st.init_duration.take(),
+                    memory: st.memory(),
                 };
                 return Finished {
                     completion,
                     started,
                     ended: Instant::now(),
                     stop,
-                    pid,
+                    tail,
                     _queue: queue,
                 };
             }
             if st.runtime.is_none() {
                 if let Err(message) = self.spawn_locked(&mut st) {
                     diag(LogLevel::Error, &message);
-                    let completion = Completion {
-                        outcome: Outcome::Failure {
-                            error_type: "Runtime.InvalidEntrypoint",
-                            message,
-                        },
-                        delivered_at: None,
-                        init_duration: None,
-                    };
+                    let completion = entrypoint_failure(message);
                     return Finished {
                         completion,
                         started,
                         ended: Instant::now(),
                         stop: None,
-                        pid,
+                        tail,
                         _queue: queue,
                     };
                 }
             }
-            pid = st.runtime.as_ref().map(|r| r.handle.pid);
             let pending = Pending { request, tx };
             match st.parked_next.take() {
                 Some(next) if !next.is_closed() => {
@@ -441,7 +531,15 @@ impl Emulator {
                         );
                     }
                 }
-                _ => st.pending = Some(pending),
+                _ => {
+                    if report::enabled(LogLevel::Debug) {
+                        diag(
+                            LogLevel::Debug,
+                            &format!("invocation {request_id} waits for the runtime's /next"),
+                        );
+                    }
+                    st.pending = Some(pending);
+                }
             }
         }
         let mut wake = Instant::now() + self.cfg.timeout;
@@ -449,7 +547,7 @@ impl Emulator {
             tokio::select! {
                 biased;
                 result = &mut rx => {
-                    return self.finished(result.unwrap_or_else(|_| lost()), started, pid, queue);
+                    return self.finished(result.unwrap_or_else(|_| lost()), started, tail, queue);
                 }
                 () = tokio::time::sleep_until(wake.into()) => match self.check_timeout(&request_id) {
                     TimerCheck::Later(at) => wake = at,
@@ -459,7 +557,7 @@ impl Emulator {
                             started,
                             ended: Instant::now(),
                             stop: killed.map(|p| (p, Duration::ZERO)),
-                            pid,
+                            tail,
                             _queue: queue,
                         };
                     }
@@ -469,13 +567,7 @@ impl Emulator {
         }
     }
 
-    fn finished(
-        &self,
-        completion: Completion,
-        started: Instant,
-        pid: Option<u32>,
-        queue: OwnedMutexGuard<()>,
-    ) -> Finished {
+    fn finished(&self, completion: Completion, started: Instant, tail: bool, queue: OwnedMutexGuard<()>) -> Finished {
         let stop = if matches!(completion.outcome, Outcome::InitError { .. }) {
             self.lock().runtime.as_ref().map(|r| (r.handle.clone(), GRACE))
         } else {
@@ -486,7 +578,7 @@ impl Emulator {
             started,
             ended: Instant::now(),
             stop,
-            pid,
+            tail,
             _queue: queue,
         }
     }
@@ -508,6 +600,7 @@ impl Emulator {
                 outcome: Outcome::Timeout,
                 delivered_at: Some(active.delivered_at),
                 init_duration: active.init_duration,
+                memory: active.memory,
             };
             st.timed_out = Some((active.request_id, active.invocation_id));
             let killed = if self.cfg.keep_runtime_on_timeout {
@@ -525,6 +618,7 @@ impl Emulator {
                 outcome: Outcome::Timeout,
                 delivered_at: None,
                 init_duration,
+                memory: st.memory(),
             };
             return TimerCheck::Fired(completion, Self::kill_locked(&mut st));
         }
@@ -533,6 +627,7 @@ impl Emulator {
 
     fn kill_locked(st: &mut Sandbox) -> Option<ProcRef> {
         let runtime = st.runtime.take()?;
+        sample_now(runtime.handle.pid, &runtime.peak_kb);
         process::signal_group(runtime.handle.pid as i32, Signal::SIGKILL);
         st.reset_after_stop();
         Some(runtime.handle)
@@ -547,9 +642,25 @@ impl Emulator {
         }
     }
 
-    /// Prints the invocation's closing log lines (`END`, `REPORT`, and the service's
-    /// timeout/exit lines), stops a failed runtime, then lets the next invocation run.
+    /// Prints the invocation's closing log lines ([`Self::close_log`]), stops a failed runtime,
+    /// then lets the next invocation run.
     pub(crate) async fn finish(self: Arc<Self>, request_id: String, finished: Finished) {
+        self.close_log(&request_id, &finished);
+        self.release(finished).await;
+    }
+
+    /// Stops a failed runtime, then lets the next invocation run (drops the queue place).
+    pub(crate) async fn release(self: Arc<Self>, finished: Finished) {
+        if let Some((handle, grace)) = finished.stop.clone() {
+            self.ensure_stopped(handle, grace).await;
+        }
+        drop(finished);
+    }
+
+    /// Prints the invocation's closing log lines (`END`, `REPORT`, and the service's timeout/exit
+    /// lines) after what the runtime wrote so far. Returns the last [`super::output::TAIL_BYTES`] of
+    /// the invocation's log (`START` … `REPORT`) when it asked for `X-Amz-Log-Type: Tail`.
+    pub(crate) fn close_log(&self, request_id: &str, finished: &Finished) -> Option<Vec<u8>> {
         let c = &finished.completion;
         let mut text = String::new();
         if c.delivered_at.is_none() {
@@ -584,39 +695,30 @@ impl Emulator {
             || (finished.ended - finished.started).saturating_sub(c.init_duration.unwrap_or(Duration::ZERO)),
             |d| finished.ended.saturating_duration_since(d),
         );
-        let memory_kb = self.max_memory_kb(finished.pid);
+        let memory_kb = c.memory.as_ref().map_or(0, |m| m.load(Ordering::Relaxed));
         let status = match &c.outcome {
             Outcome::Response { .. } => ReportStatus::Success,
             Outcome::Timeout => ReportStatus::Timeout,
             other => ReportStatus::Error(other.error_type().unwrap_or_default()),
         };
         text.push_str(&report::end_and_report_lines(&ReportFigures {
-            request_id: &request_id,
+            request_id,
             duration,
             init_duration: c.init_duration,
             memory_size_mb: self.cfg.memory_mb,
             max_memory_used_mb: memory_kb.div_ceil(1024),
             status,
         }));
+        let mut st = self.lock();
+        st.drain_output();
         report::stdout_lines(&text);
-        if let Some((handle, grace)) = finished.stop.clone() {
-            self.ensure_stopped(handle, grace).await;
-        }
-        drop(finished);
-    }
-
-    /// Peak memory of the runtime's process tree in kB, sampled at most every
-    /// [`MEMORY_SAMPLE_INTERVAL`]; the last reading when the runtime is gone.
-    fn max_memory_kb(&self, pid: Option<u32>) -> u64 {
-        let mut cache = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(pid) = pid else { return cache.2 };
-        if cache.0 == pid && cache.1.elapsed() < MEMORY_SAMPLE_INTERVAL {
-            return cache.2;
-        }
-        if let Some(kb) = process::max_memory_kb(pid) {
-            *cache = (pid, Instant::now(), kb);
-        }
-        cache.2
+        let log = st.tail_log.take();
+        drop(st);
+        finished.tail.then(|| {
+            let mut log = log.unwrap_or_default();
+            log.push(text.as_bytes());
+            log.tail().to_vec()
+        })
     }
 
     /// Builds the `/next` answer for `pending` and marks it running. Prints `START`.
@@ -645,13 +747,21 @@ impl Emulator {
         if let Ok(v) = HeaderValue::from_str(&invocation_id) {
             headers.insert(INVOCATION_ID, v);
         }
-        report::start_line(&request.request_id, &self.cfg.function_version);
+        // The init's (or the previous invocation's) last output comes before START.
+        st.drain_output();
+        let start = report::start_line(&request.request_id, &self.cfg.function_version);
+        st.tail_log = request.tail.then(|| {
+            let mut log = TailLog::default();
+            log.push(start.as_bytes());
+            log
+        });
         st.phase = Phase::Running;
         st.active = Some(Active {
             request_id: request.request_id,
             invocation_id,
             delivered_at: Instant::now(),
             init_duration: st.init_duration.take(),
+            memory: st.memory(),
             tx,
             stream: request.stream,
         });
@@ -667,6 +777,10 @@ impl Emulator {
                 Phase::Started => {
                     st.init_duration = st.runtime.as_ref().map(|r| r.spawned_at.elapsed());
                     st.phase = Phase::Ready;
+                    // The init's own memory, before the first invocation can end (or crash).
+                    if let Some(r) = &st.runtime {
+                        sample_now(r.handle.pid, &r.peak_kb);
+                    }
                 }
                 Phase::Ready => {
                     if st.parked_next.as_ref().is_some_and(|t| !t.is_closed()) {
@@ -744,6 +858,7 @@ impl Emulator {
             outcome,
             delivered_at: Some(active.delivered_at),
             init_duration: active.init_duration,
+            memory: active.memory,
         });
         result
     }
@@ -775,6 +890,7 @@ impl Emulator {
                 outcome: Outcome::InitError { body },
                 delivered_at: None,
                 init_duration,
+                memory: st.memory(),
             });
         } else {
             st.init_error = Some(body);
@@ -795,7 +911,9 @@ impl Emulator {
             let mut exited = handle.exited.clone();
             let _ = tokio::time::timeout(GRACE, exited.wait_for(|e| *e)).await;
             process::signal_group(handle.pid as i32, Signal::SIGKILL);
-            let _ = tokio::time::timeout(Duration::from_secs(1), exited.wait_for(|e| *e)).await;
+            // `exited` is raised once escaped descendants are killed and reaped too (up to 1 s per
+            // round): leaving earlier would orphan them on a loaded machine.
+            let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(|e| *e)).await;
         }
     }
 }
@@ -808,6 +926,38 @@ fn lost() -> Completion {
         },
         delivered_at: None,
         init_duration: None,
+        memory: None,
+    }
+}
+
+/// The runtime could not be started (`fork/exec` failed): `Runtime.InvalidEntrypoint`.
+fn entrypoint_failure(message: String) -> Completion {
+    Completion {
+        outcome: Outcome::Failure {
+            error_type: "Runtime.InvalidEntrypoint",
+            message,
+        },
+        delivered_at: None,
+        init_duration: None,
+        memory: None,
+    }
+}
+
+/// Reads the peak memory of `pid`'s process tree into `peak` (kept when higher).
+fn sample_now(pid: u32, peak: &AtomicU64) {
+    if let Some(kb) = process::max_memory_kb(pid) {
+        peak.fetch_max(kb, Ordering::Relaxed);
+    }
+}
+
+/// Samples the runtime's tree every [`MEMORY_SAMPLE_INTERVAL`] until it exits.
+async fn sample_memory(pid: u32, peak: PeakMemory, mut exited: watch::Receiver<bool>) {
+    loop {
+        sample_now(pid, &peak);
+        tokio::select! {
+            _ = exited.wait_for(|e| *e) => return,
+            () = tokio::time::sleep(MEMORY_SAMPLE_INTERVAL) => {}
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::invoke_api::{self, service_error, EXECUTED_VERSION, REQUEST_ID};
+use super::pool::Pool;
 use super::report;
 use super::sandbox::{error_detail, Emulator, InvokeRequest, Outcome, PostBody, RapiError};
 use super::{json_string, read_body, MAX_REQUEST_PAYLOAD};
@@ -174,11 +175,11 @@ pub(crate) fn yield_after_frame(yielded: &mut bool, cx: &mut Context<'_>) -> boo
 }
 
 /// Routes a request to the invoke listener: the streaming invoke, or the classic endpoints.
-pub(crate) async fn route(emu: &Arc<Emulator>, request: Request<Incoming>) -> Response<InvokeBody> {
+pub(crate) async fn route(pool: &Arc<Pool>, request: Request<Incoming>) -> Response<InvokeBody> {
     if parse_path(request.uri().path()).is_some() {
-        return invoke_streaming(emu, request).await;
+        return invoke_streaming(pool, request).await;
     }
-    invoke_api::handle(emu, request).await.map(InvokeBody::Full)
+    invoke_api::handle(pool, request).await.map(InvokeBody::Full)
 }
 
 /// The function name in `/2021-11-15/functions/{name}/response-streaming-invocations` (any name).
@@ -189,7 +190,8 @@ fn parse_path(path: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
-async fn invoke_streaming(emu: &Arc<Emulator>, request: Request<Incoming>) -> Response<InvokeBody> {
+async fn invoke_streaming(pool: &Arc<Pool>, request: Request<Incoming>) -> Response<InvokeBody> {
+    let emu = &pool.envs[0];
     if request.method() != Method::POST {
         let mut response = Response::new(InvokeBody::Full(Full::new(Bytes::new())));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -232,14 +234,18 @@ async fn invoke_streaming(emu: &Arc<Emulator>, request: Request<Incoming>) -> Re
         cognito_identity: parts.headers.get("x-amz-cognito-identity").cloned(),
         tenant_id: parts.headers.get("x-amz-tenant-id").cloned(),
         stream: Some(tx.clone()),
+        tail: false,
     };
-    let task_emu = emu.clone();
+    let task_pool = pool.clone();
     let task_id = request_id.clone();
     tokio::task::spawn_local(async move {
+        let lease = task_pool.acquire().await;
+        let task_emu = lease.env();
         let finished = task_emu.invoke(invoke).await;
         let done = done_event(&task_emu, &task_id, &finished.completion.outcome);
         let _ = tx.send(StreamEvent::Done(done)).await;
         task_emu.finish(task_id, finished).await;
+        drop(lease);
     });
     // The answer's head waits for the runtime's: it carries the function's content type.
     let mut events = EventBody {

@@ -4,6 +4,8 @@ the next invocation. Runs under fastric and awslambdaric alike."""
 
 import ctypes
 import os
+import subprocess
+import sys
 
 _libc = ctypes.CDLL(None)
 _libc.getenv.restype = ctypes.c_char_p
@@ -40,6 +42,14 @@ def handler(event, context):
         "c": [_c(k) for k in _KEYS],
         "order": [k for k in os.environ if k in _KEYS],
     }
+    if event.get("child"):
+        # A child started without env= inherits the C environment (execve with environ).
+        seen["child"] = subprocess.run(
+            [sys.executable, "-c", "import os; print(repr(os.environ.get('_X_AMZN_TRACE_ID')))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     for action, *args in event.get("do", []):
         if action == "unsetenv":
             os.unsetenv(args[0])

@@ -34,10 +34,18 @@ def run_pair(
     *,
     cwd: str,
     env: Mapping[str, str | None] | None = None,
+    clients: Mapping[str, Sequence[str]] | None = None,
     **kwargs: object,
 ) -> dict[str, RunResult]:
-    """Run both clients on fresh fakes with the same script and environment; results by client name."""
-    cmds = commands(ref_python, handler)
+    """Run both clients on fresh fakes with the same script and environment; results by client name.
+
+    ``clients`` replaces the default commands: the argv before the handler for each name in
+    :data:`DIFF_CLIENTS` (e.g. another interpreter's venv, ``[venv/bin/python, "-m", "fastric"]``).
+    """
+    if clients is None:
+        cmds = commands(ref_python, handler)
+    else:
+        cmds = {name: [*clients[name], handler] for name in DIFF_CLIENTS}
     out = {}
     full_env: dict[str, str | None] = {"_HANDLER": handler}
     full_env.update(env or {})

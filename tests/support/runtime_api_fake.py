@@ -125,6 +125,10 @@ class Fault:
     - ``drip``: answer normally, ``drip_chunk`` bytes every ``drip_delay_s`` seconds.
     - ``garbage``: answer ``garbage`` bytes (a broken status line), then close.
     - ``refuse``: like ``reset``, and stop listening for ``refuse_s`` seconds (connection refused).
+    - ``drop_if_reused``: a request arriving on a connection that already carried one is read whole
+      and the connection closed without an answer (a server whose idle timeout races the request);
+      on a fresh connection the request is answered normally. ``drop_keep`` decides whether the
+      dropped request still counts as delivered (the server processed it and then closed).
     """
 
     endpoint: str
@@ -137,6 +141,7 @@ class Fault:
     drip_delay_s: float = 0.005
     garbage: bytes = b"HTCPCP/9.9 banana\r\n\r\n"
     refuse_s: float = 0.5
+    drop_keep: bool = False
 
     def matches(self, endpoint: str, index: int) -> bool:
         """True if this fault applies to the ``index``-th (0-based) request to ``endpoint``."""
@@ -227,6 +232,7 @@ class _Conn:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buf = bytearray()
+        self.requests = 0
 
     def _fill(self) -> None:
         data = self.sock.recv(65536)
@@ -302,7 +308,9 @@ class FakeRuntimeAPI:
     Parameters: ``invocations`` (the script), ``api_prefix`` (e.g. ``"/fn-a"``; requests outside it get
     404), ``ipv6`` (serve on ``[::1]``), ``post_status``/``post_body`` (answer to /response and /error,
     default 202 ``{"status":"OK"}``), ``max_response_bytes`` (bigger /response bodies get 413; None
-    disables), ``faults``.
+    disables), ``faults``, ``duplicate_result_status`` (when set, e.g. 403 as Lambda answers, a
+    /response or /error for a request id whose result was already delivered gets this status and
+    :attr:`results` keeps only the first).
 
     Chunked request bodies (streamed responses) are recorded chunk by chunk with their trailers
     (:attr:`Request.chunks`, :attr:`Request.trailers`, :attr:`Request.raw_body`). ``on_chunk(request,
@@ -321,12 +329,16 @@ class FakeRuntimeAPI:
         post_body: bytes = ACCEPTED_BODY,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         faults: Sequence[Fault] = (),
+        duplicate_result_status: int | None = None,
         on_chunk: Callable[[Request, int, bytes], None] | None = None,
         keep_stream_bodies: bool = True,
     ) -> None:
         self.on_chunk = on_chunk
         self.keep_stream_bodies = keep_stream_bodies
         self.invocations = list(invocations)
+        self.duplicate_result_status = duplicate_result_status
+        #: request id → the body of the result delivered for it (the first one only).
+        self.results: dict[str, bytes] = {}
         self.api_prefix = api_prefix.rstrip("/")
         self.ipv6 = ipv6
         self.post_status = post_status
@@ -611,7 +623,15 @@ class FakeRuntimeAPI:
         req.t_end = time.monotonic()
         self._count_post(endpoint, rid)
         keep_alive = lowered.get("connection", b"").lower() != b"close" and version == "HTTP/1.1"
+        conn.requests += 1
         # -- answer ----------------------------------------------------------------------------
+        if fault is not None and fault.action == "drop_if_reused":
+            if conn.requests > 1:
+                if fault.drop_keep and endpoint in ("response", "error") and rid is not None:
+                    with self._cond:
+                        self.results.setdefault(rid, req.body)
+                return False
+            fault = None
         if fault is not None:
             if fault.action in ("reset", "refuse"):
                 if fault.action == "refuse":
@@ -642,6 +662,12 @@ class FakeRuntimeAPI:
             return keep_alive
         if endpoint in ("response", "error"):
             status, body = self.post_status, self.post_body
+            with self._cond:
+                if rid is not None and rid in self.results and self.duplicate_result_status is not None:
+                    status = self.duplicate_result_status
+                    body = FAULT_BODIES.get(status, b"{}")
+                elif rid is not None and 200 <= status < 300:
+                    self.results.setdefault(rid, req.body)
         elif endpoint == "restore_next":
             status, body = 200, b""
         else:  # init_error, restore_error
