@@ -49,13 +49,13 @@ def wrap_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     (:func:`fastric.errors.extract_frames`), so errors read as for a sync handler."""
     if not callable(handler):
         return handler
-    loop = get_loop()
-    run = loop.run_until_complete
+    get_loop()  # the loop exists before the first invocation
 
     def async_handler(event: Any, context: Any) -> Any:
         result = handler(event, context)
         if hasattr(result, "__await__"):
-            return run(result)
+            # looked up per invocation: user code may have closed the loop (get_loop makes a new one)
+            return get_loop().run_until_complete(result)
         return result
 
     import functools

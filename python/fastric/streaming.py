@@ -77,11 +77,17 @@ class HttpResponseStream:
         self.cookies = list(cookies) if cookies is not None else []
 
     def prelude(self) -> bytes:
-        """The JSON metadata prelude followed by the eight NUL bytes (UTF-8)."""
+        """The JSON metadata prelude followed by the eight NUL bytes (UTF-8). Raises
+        ``FaultException`` (``Runtime.MarshalError``) for metadata that is not JSON: a value JSON
+        cannot encode, a lone surrogate, or a NaN/infinite float (``json`` would write the non-JSON ``NaN``)."""
         import json
 
         meta = {"statusCode": self.status_code, "headers": self.headers, "cookies": self.cookies}
-        return json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode() + PRELUDE_SEPARATOR
+        try:
+            text = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as e:  # UnicodeEncodeError (a lone surrogate) included
+            raise _marshal_error(e) from None
+        return text + PRELUDE_SEPARATOR
 
 
 def _check_content_type(content_type: object) -> str:
@@ -188,6 +194,19 @@ def _items(body: Any, ensure_ascii: bool) -> Iterable[Any]:
         raise _marshal_error(e) from None
 
 
+def _with_prelude(prelude: bytes, body: Iterator[Any]) -> Iterator[Any]:
+    """``prelude``, then the items of ``body``; closing this generator early closes ``body`` (its
+    ``close()``, when it has one), as the invoke loop closes a plain stream's iterator."""
+    try:
+        yield prelude
+    except GeneratorExit:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        raise
+    yield from body  # a close() during the body is passed on to body.close() by `yield from`
+
+
 def open_stream(stream: ResponseStream, ensure_ascii: bool) -> tuple[str, Iterator[Any]]:
     """``(content type, iterator of items)`` for a :class:`ResponseStream` (called by the invoke loop
     with the GIL held). Awaits a coroutine result; an :class:`HttpResponseStream` gives its prelude as
@@ -199,8 +218,6 @@ def open_stream(stream: ResponseStream, ensure_ascii: bool) -> tuple[str, Iterat
 
         result = get_loop().run_until_complete(result)
     if isinstance(result, HttpResponseStream):
-        import itertools
-
         body = _items(result.body, ensure_ascii)
-        return HTTP_INTEGRATION_CONTENT_TYPE, itertools.chain((result.prelude(),), body)
+        return HTTP_INTEGRATION_CONTENT_TYPE, _with_prelude(result.prelude(), iter(body))
     return stream.content_type, iter(_items(result, ensure_ascii))

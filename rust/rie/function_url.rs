@@ -63,7 +63,9 @@ pub(crate) async fn handle(pool: &Arc<Pool>, request: Request<Incoming>, streami
     let (parts, body) = request.into_parts();
     let read = match read_body(body, MAX_REQUEST_PAYLOAD).await {
         Ok(read) if !read.too_large => read,
-        _ => return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        Ok(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        // A body cut short (the client half-closed early) or malformed chunking: not a size problem.
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
     };
     let request_id = report::uuid_v4();
     let event = build_event(&parts, &read.bytes, &request_id);

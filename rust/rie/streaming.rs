@@ -329,7 +329,8 @@ pub(crate) fn done_event(emu: &Emulator, request_id: &str, outcome: &Outcome) ->
 }
 
 /// Forwards a streamed `/response` for `request_id` to `sink`, chunk by chunk, then completes the
-/// invocation. Called by the Runtime API server when the post carries
+/// invocation; `Err(RapiError::Internal)`, with nothing posted, when the body breaks off before its
+/// last chunk. Called by the Runtime API server when the post carries
 /// `Lambda-Runtime-Function-Response-Mode: streaming` and the invoker streams.
 pub(crate) async fn forward(
     emu: &Emulator,
@@ -346,7 +347,12 @@ pub(crate) async fn forward(
     let mut error = None;
     let mut listening = sink.send(StreamEvent::Start(content_type.clone())).await.is_ok();
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
+        // A body that breaks off (the runtime died or reset the connection before the last chunk)
+        // is no response: the invocation stays open until the runtime's exit or the timeout ends it,
+        // as for a buffered `/response` whose body could not be read.
+        let Ok(frame) = frame else {
+            return Err(RapiError::Internal);
+        };
         let frame = match frame.into_data() {
             Ok(data) => {
                 total += data.len();
