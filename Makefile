@@ -68,7 +68,7 @@ test-python: install reference
 		$(foreach m,$(OWN_TARGET_TESTS),--ignore=$(m))
 
 ## test: everything CI runs
-test: lint test-rust stubtest test-python test-wheels test-image fuzz
+test: lint test-rust test-asan stubtest test-python test-wheels test-image fuzz
 
 ## demo: the sample handler served by the built-in emulator, invoked once per sample event
 demo: install
