@@ -147,16 +147,22 @@ def _get_handler(handler: str) -> Callable[..., Any]:
         ) from None
 
 
+def _init_error_document(exc: Exception) -> dict[str, Any]:
+    """The ``/init/error`` document (``requestId`` ``""``) for an exception of the init phase: a
+    :class:`FaultException` gives its type/message/trace, any other ``Exception`` (raised by the
+    handler module's import) its class name, message and stack trace (leading runtime frames
+    stripped), as awslambdaric 4.2.2."""
+    if isinstance(exc, FaultException):
+        return make_error(exc.msg, exc.exception_type, exc.trace)
+    return build_fault_result(exc)
+
+
 def load_handler(handler_name: str) -> tuple[Callable[..., Any] | None, dict[str, Any] | None]:
-    """``(handler, None)``, or ``(None, error document)`` for an init error (``requestId`` ``""``):
-    :class:`FaultException`s give their type/message/trace, any other ``Exception`` raised by the
-    import its class name, message and stack trace (leading runtime frames stripped)."""
+    """``(handler, None)``, or ``(None, _init_error_document(exception))`` for an init error."""
     try:
         return _get_handler(handler_name), None
-    except FaultException as e:
-        return None, make_error(e.msg, e.exception_type, e.trace)
     except Exception as e:  # noqa: BLE001 - any exception from the user's module is an init error
-        return None, build_fault_result(e)
+        return None, _init_error_document(e)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -689,6 +695,7 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
     _json_format = _log.log_format_is_json(environ.get("AWS_LAMBDA_LOG_FORMAT"))
     _log_level = _log.level_from_env(environ.get("AWS_LAMBDA_LOG_LEVEL"))
     _ensure_ascii = ensure_ascii_for_env(environ.get("AWS_EXECUTION_ENV"))
+    async_handlers = environ.get("FASTRIC_ASYNC_HANDLERS") == "1"  # fastric._aio: opt-in awaiting
 
     with _log.create_log_sink() as log_sink:
         _log_sink = log_sink
@@ -711,15 +718,13 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
                 import logging
 
                 logging.warning(_preview_warning())
-            if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+            if async_handlers:
                 from ._aio import get_loop  # the loop exists before the handler module's import
 
                 get_loop()
             request_handler = _get_handler(handler_name)
-        except FaultException as e:
-            _init_failed(runtime_client, make_error(e.msg, e.exception_type, e.trace), log_sink)
         except Exception as e:  # noqa: BLE001 - any exception from the user's module is an init error
-            _init_failed(runtime_client, build_fault_result(e), log_sink)
+            _init_failed(runtime_client, _init_error_document(e), log_sink)
         _log.finish_pending_setup()
 
         if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == INIT_TYPE_SNAP_START:
@@ -727,7 +732,7 @@ def run(handler_name: str, client: Any = None, *, pool_worker: bool = False) -> 
 
         from ._fastric import run_invoke_loop  # type: ignore[attr-defined]
 
-        if environ.get("FASTRIC_ASYNC_HANDLERS") == "1":
+        if async_handlers:
             from ._aio import wrap_handler
 
             request_handler = wrap_handler(request_handler)
