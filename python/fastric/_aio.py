@@ -15,10 +15,7 @@ if TYPE_CHECKING:  # typing is not imported at run time (start-up cost)
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["ASYNC_HANDLERS_ENV", "get_loop", "wrap_handler"]
-
-#: The environment variable that opts into awaiting ``async def`` handlers (value ``1``).
-ASYNC_HANDLERS_ENV = "FASTRIC_ASYNC_HANDLERS"
+__all__ = ["get_loop", "resolve", "wrap_handler"]
 
 _loop: Any = None
 
@@ -42,6 +39,14 @@ def get_loop() -> Any:
     return _loop
 
 
+def resolve(value: Any) -> Any:
+    """``value`` run to completion on :func:`get_loop`'s loop when it is awaitable (a coroutine), else
+    ``value`` itself. The loop is looked up per call: user code may have closed it (a new one is made)."""
+    if hasattr(value, "__await__"):
+        return get_loop().run_until_complete(value)
+    return value
+
+
 def wrap_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     """``handler`` wrapped so that an awaitable result (an ``async def`` handler's coroutine) is run to
     completion on :func:`get_loop`'s loop and its value returned; other results pass through. The
@@ -52,11 +57,7 @@ def wrap_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     get_loop()  # the loop exists before the first invocation
 
     def async_handler(event: Any, context: Any) -> Any:
-        result = handler(event, context)
-        if hasattr(result, "__await__"):
-            # looked up per invocation: user code may have closed the loop (get_loop makes a new one)
-            return get_loop().run_until_complete(result)
-        return result
+        return resolve(handler(event, context))
 
     import functools
 

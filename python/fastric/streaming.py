@@ -179,9 +179,9 @@ def _items(body: Any, ensure_ascii: bool) -> Iterable[Any]:
     if isinstance(body, (bytes, str)):
         return (body,)
     if hasattr(body, "__await__"):
-        from ._aio import get_loop
+        from ._aio import resolve
 
-        return _items(get_loop().run_until_complete(body), ensure_ascii)
+        return _items(resolve(body), ensure_ascii)
     if hasattr(body, "__aiter__"):
         return _iterate_async(body.__aiter__())
     if hasattr(body, "__iter__") and not hasattr(body, "keys"):
@@ -214,9 +214,9 @@ def open_stream(stream: ResponseStream, ensure_ascii: bool) -> tuple[str, Iterat
     (``Runtime.MarshalError``) for a result that cannot be marshalled."""
     result = stream.result
     if hasattr(result, "__await__"):
-        from ._aio import get_loop
+        from ._aio import resolve
 
-        result = get_loop().run_until_complete(result)
+        result = resolve(result)
     if isinstance(result, HttpResponseStream):
         body = _items(result.body, ensure_ascii)
         return HTTP_INTEGRATION_CONTENT_TYPE, _with_prelude(result.prelude(), iter(body))
