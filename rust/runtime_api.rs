@@ -151,27 +151,23 @@ struct AttemptError {
     dead_reuse: bool,
 }
 
-/// How a POST's body is sent: whole from a buffer (can be written again) or streamed (cannot).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PostBody {
-    /// The whole body is in memory: `/response`, `/error`, `/init/error`, `/restore/error`.
-    Buffered,
-    /// The body is produced while it is sent (response streaming): never re-sent. Today's streamed
-    /// path (`begin_streamed_response`) hands the connection out and never reaches the decision;
-    /// a streamed caller that does must pass this.
-    #[allow(dead_code)]
-    Streamed,
+/// The one place that decides whether a failed POST is written again (docs/RELIABILITY.md, POST
+/// section). Every POST that reaches it has its whole body in memory (`/response`, `/error`,
+/// `/init/error`, `/restore/error`); a streamed response never does (`begin_streamed_response` hands
+/// the connection out, and the stream is never sent again). Yes only once per call, and only when
+/// the failed attempt used a reused keep-alive connection and no byte of an answer arrived (reset,
+/// EOF, EPIPE): the server then either never read the request (it had closed the idle connection)
+/// or read it and dropped the connection unanswered. The Runtime API accepts one result per request
+/// id and refuses a second (400/403/410), so a re-send cannot deliver two results. Never after an
+/// answer byte (the server answered: what it said stands) and never after a failure on a fresh
+/// connection.
+fn post_may_be_resent(failure: &AttemptError, resent_already: bool) -> bool {
+    !resent_already && failure.dead_reuse
 }
 
-/// The one place that decides whether a failed POST is written again (docs/RELIABILITY.md, POST
-/// section). Yes only for a buffered body, only once per call, and only when the failed attempt
-/// used a reused keep-alive connection and no byte of an answer arrived (reset, EOF, EPIPE): the
-/// server then either never read the request (it had closed the idle connection) or read it and
-/// dropped the connection unanswered. The Runtime API accepts one result per request id and
-/// refuses a second (400/403/410), so a re-send cannot deliver two results. Never after an answer
-/// byte (the server answered: what it said stands) and never after a failure on a fresh connection.
-fn post_may_be_resent(failure: &AttemptError, body: PostBody, resent_already: bool) -> bool {
-    body == PostBody::Buffered && !resent_already && failure.dead_reuse
+/// The error for a connection that [`RuntimeApi::connection`] just made sure of and that is gone.
+fn vanished() -> RuntimeError {
+    RuntimeError::Internal("connection vanished".to_owned())
 }
 
 /// Statuses that answer a re-sent POST when the first copy was delivered after all: the Runtime
@@ -308,18 +304,11 @@ impl RuntimeApi {
         );
         let mut attempt = 0;
         loop {
-            if self.conn.as_mut().is_some_and(|conn| conn.is_stale(false)) {
-                self.conn = None;
-            }
-            let connected = match self.conn.take() {
-                Some(conn) => Ok(conn),
-                None => self
-                    .target
-                    .resolve()
-                    .and_then(|addrs| Connection::connect(&addrs, CONNECT_TIMEOUT)),
-            };
-            match connected {
-                Ok(conn) => return Ok((conn, head)),
+            match self.connection(false) {
+                Ok(_) => {
+                    let conn = self.conn.take().ok_or_else(vanished)?;
+                    return Ok((conn, head));
+                }
                 Err(err) if attempt >= self.retry_delays.len() => return Err(RuntimeError::Transport(err)),
                 Err(_) => {
                     std::thread::sleep(self.retry_delays[attempt]);
@@ -366,6 +355,21 @@ impl RuntimeApi {
         path
     }
 
+    /// Makes sure `self.conn` holds a live connection: the kept-alive one unless it is found dead
+    /// ([`Connection::is_stale`], `resendable` as there), else a new one. `Ok(true)` when the
+    /// kept-alive connection is reused.
+    fn connection(&mut self, resendable: bool) -> std::io::Result<bool> {
+        if self.conn.as_mut().is_some_and(|conn| conn.is_stale(resendable)) {
+            self.conn = None;
+        }
+        if self.conn.is_some() {
+            return Ok(true);
+        }
+        let addrs = self.target.resolve()?;
+        self.conn = Some(Connection::connect(&addrs, CONNECT_TIMEOUT)?);
+        Ok(false)
+    }
+
     /// One request/response exchange on the kept-alive connection (reconnecting first when the
     /// idle connection is found dead). The head must already be in `self.head`.
     fn attempt(
@@ -380,21 +384,11 @@ impl RuntimeApi {
             stale_reuse: false,
             dead_reuse: false,
         };
-        if self.conn.as_mut().is_some_and(|conn| conn.is_stale(resendable)) {
-            self.conn = None;
-        }
-        let reused = self.conn.is_some();
-        if !reused {
-            let addrs = self
-                .target
-                .resolve()
-                .map_err(|e| not_sent(RuntimeError::Transport(e)))?;
-            let conn =
-                Connection::connect(&addrs, CONNECT_TIMEOUT).map_err(|e| not_sent(RuntimeError::Transport(e)))?;
-            self.conn = Some(conn);
-        }
+        let reused = self
+            .connection(resendable)
+            .map_err(|e| not_sent(RuntimeError::Transport(e)))?;
         let Some(conn) = self.conn.as_mut() else {
-            return Err(not_sent(RuntimeError::Internal("connection vanished".to_owned())));
+            return Err(not_sent(vanished()));
         };
         if let Err(err) = conn.send(&self.head, body) {
             self.conn = None;
@@ -563,7 +557,7 @@ impl RuntimeApi {
                         body: response.body,
                     })
                 }
-                Err(failure) if post_may_be_resent(&failure, PostBody::Buffered, resent.is_some()) => {
+                Err(failure) if post_may_be_resent(&failure, resent.is_some()) => {
                     resent = Some(failure.maybe_sent);
                     diagnostics::log(
                         Level::Info,
