@@ -104,7 +104,7 @@ impl PyRuntimeApiClient {
     /// Raises `RuntimeApiError` when retries are exhausted or on HTTP 500 (both fatal).
     fn next_invocation(&self, py: Python<'_>) -> PyResult<PyInvocation> {
         let invocation = self.call_waiting(py, |api, on_idle| api.next_invocation(on_idle))?;
-        Ok(PyInvocation::from_invocation(py, invocation))
+        Ok(PyInvocation::from_ref(py, &invocation))
     }
 
     /// `POST /2018-06-01/runtime/invocation/{request_id}/response` with `Content-Type: content_type`
@@ -189,7 +189,8 @@ pub(crate) struct PyInvocation {
 }
 
 impl PyInvocation {
-    /// A copy of `inv` for Python (the invoke loop keeps `inv` and recycles its body buffer).
+    /// A copy of `inv` for Python (the invoke loop keeps `inv` and recycles its body buffer; the
+    /// `next_invocation` method drops it).
     pub(crate) fn from_ref(py: Python<'_>, inv: &Invocation) -> Self {
         PyInvocation {
             body: PyBytes::new(py, &inv.body).unbind(),
@@ -202,21 +203,6 @@ impl PyInvocation {
             tenant_id: inv.tenant_id.clone(),
             invocation_id: inv.invocation_id.clone(),
             content_type: inv.content_type.clone(),
-        }
-    }
-
-    fn from_invocation(py: Python<'_>, inv: Invocation) -> Self {
-        PyInvocation {
-            body: PyBytes::new(py, &inv.body).unbind(),
-            request_id: inv.request_id,
-            deadline_ms: inv.deadline_ms,
-            invoked_function_arn: inv.invoked_function_arn,
-            trace_id: inv.trace_id,
-            client_context: inv.client_context,
-            cognito_identity: inv.cognito_identity,
-            tenant_id: inv.tenant_id,
-            invocation_id: inv.invocation_id,
-            content_type: inv.content_type,
         }
     }
 }
