@@ -18,6 +18,7 @@
 //! iterator (`open_stream`); nothing here runs unless that module was imported.
 
 use std::cell::RefCell;
+use std::io::Write as _;
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -108,8 +109,8 @@ impl ChunkWriter {
         if let Some(head) = self.head.take() {
             self.scratch.extend_from_slice(&head);
         }
-        self.scratch
-            .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        // The chunk-size line goes into the reused scratch buffer (no allocation per chunk).
+        write!(self.scratch, "{:x}\r\n", data.len())?;
         let scratch = std::mem::take(&mut self.scratch);
         let sent = self.conn.send_parts(&[&scratch, data, b"\r\n"], on_idle);
         self.scratch = scratch;
